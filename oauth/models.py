@@ -1,0 +1,97 @@
+"""Tenancy and identity: accounts, their users, policies and static credentials."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+def new_account_id() -> str:
+    """Numeric string ids, 16 digits, never starting with 0 (like Alibaba Cloud uids)."""
+    return str(secrets.randbelow(9 * 10**15) + 10**15)
+
+
+class Account(models.Model):
+    """A tenant. Owns users, policies, MCP servers and connections."""
+
+    id = models.CharField(primary_key=True, max_length=20, default=new_account_id, editable=False)
+    name = models.CharField(max_length=100)
+    enable_public_access = models.BooleanField(default=True)
+    vpc_whitelists = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
+class User(AbstractUser):
+    """A person or robot; belongs to exactly one account (superusers may belong to none)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, null=True, blank=True, related_name="users")
+    is_account_admin = models.BooleanField(default=False)
+    policies = models.ManyToManyField("Policy", blank=True, related_name="users")
+
+
+class Policy(models.Model):
+    """A RAM-style policy document: {"Version": "1", "Statement": [...]}, validated on save."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="policies")
+    name = models.CharField(max_length=128)
+    description = models.CharField(max_length=1024, blank=True)
+    document = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="policy_name_unique_per_account")]
+        verbose_name_plural = "policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccessKey(models.Model):
+    """An AccessKey pair for ACS3-HMAC-SHA256 signed management API calls.
+
+    HMAC verification needs the secret itself, so it is kept encrypted (Fernet, key from settings,
+    never in the database) rather than one-way hashed; `secret_sha256` identifies it for display.
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="access_keys")
+    secret_encrypted = models.TextField()
+    secret_sha256 = models.CharField(max_length=64)
+    description = models.CharField(max_length=256, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class PersonalAccessToken(models.Model):
+    """A bearer token for headless MCP clients; stored as a SHA-256 hash, shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="personal_tokens")
+    name = models.CharField(max_length=128, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    server_id = models.CharField(max_length=32, blank=True, help_text="Restrict to one MCP server")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class UsedNonce(models.Model):
+    """Signature nonces seen within the allowed clock skew, to refuse replays."""
+
+    nonce = models.CharField(primary_key=True, max_length=128)
+    seen_at = models.DateTimeField(auto_now_add=True, db_index=True)

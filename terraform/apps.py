@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TerraformConfig(AppConfig):
+    name = "terraform"
+    verbose_name = "Terraform tools"

@@ -1,0 +1,164 @@
+"""Shared fixtures.
+
+alice: account admin; bob: same account, limited policy; charlie: another account's admin.
+`live_server_url` runs the real ASGI application (config.asgi) under uvicorn on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT.parent / "shared" / "specs"
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def service_unavailable(what: str, reason: str) -> None:
+    """Fail under REQUIRE_SERVICES=1 (CI), skip with a printed reason elsewhere."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but unavailable: {reason}")
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+def pytest_report_header(config: Any) -> list[str]:
+    db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return [f"database: {db}; redis: {settings.REDIS_URL or 'not configured'}; REQUIRE_SERVICES={REQUIRE_SERVICES}"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    """SQLite test databases live in a file so threads (the live server) share them."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(ROOT / "var" / f"test-{os.getpid()}.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_in_ci() -> None:
+    if REQUIRE_SERVICES and not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        pytest.fail("REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = settings.REDIS_URL or os.environ.get("TEST_REDIS_URL", "")
+    if not url:
+        service_unavailable("Redis", "REDIS_URL is not set")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means unavailable
+        service_unavailable("Redis", str(exc))
+    return url
+
+
+@pytest.fixture
+def specs_dir() -> Path:
+    if not SPECS.is_dir():
+        pytest.fail(f"reference API descriptions not found at {SPECS}")
+    return SPECS
+
+
+# Accounts and users ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def account_a(db: Any) -> Any:
+    from oauth.services import account_create
+
+    return account_create(name="Acme")
+
+
+@pytest.fixture
+def account_b(db: Any) -> Any:
+    from oauth.services import account_create
+
+    return account_create(name="Globex")
+
+
+@pytest.fixture
+def alice(account_a: Any) -> Any:
+    from oauth.services import user_create
+
+    return user_create(account=account_a, username="alice", password="alice-password", is_account_admin=True)
+
+
+@pytest.fixture
+def bob(account_a: Any) -> Any:
+    """Same account as alice; may only read servers."""
+    from oauth.services import policy_create, user_create
+
+    user = user_create(account=account_a, username="bob", password="bob-password")
+    policy = policy_create(
+        account=account_a,
+        name="ReadOnlyServers",
+        document={
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["openapiexplorer:Get*", "openapiexplorer:List*"],
+                    "Resource": "*",
+                }
+            ],
+        },
+    )
+    user.policies.add(policy)
+    return user
+
+
+@pytest.fixture
+def charlie(account_b: Any) -> Any:
+    from oauth.services import user_create
+
+    return user_create(account=account_b, username="charlie", password="charlie-password", is_account_admin=True)
+
+
+# The real ASGI application on loopback -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _ServerThread(threading.Thread):
+    def __init__(self, app: str, port: int) -> None:
+        super().__init__(daemon=True)
+        import uvicorn
+
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
+
+    def run(self) -> None:
+        self.server.run()
+
+
+@pytest.fixture
+def live_server_url(transactional_db: Any) -> Iterator[str]:
+    """Serve config.asgi:application with uvicorn on a free loopback port."""
+    port = free_port()
+    thread = _ServerThread("config.asgi:application", port)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not thread.server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        thread.server.should_exit = True
+        thread.join(10)
