@@ -36,10 +36,15 @@ def pytest_report_header(config: Any) -> list[str]:
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings() -> None:
-    """SQLite test databases live in a file so threads (the live server) share them."""
+    """Test databases are per process (runs may overlap on one machine).
+
+    SQLite ones live in a file so threads (the live server) share them.
+    """
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         db.setdefault("TEST", {})["NAME"] = str(ROOT / "var" / f"test-{os.getpid()}.sqlite3")
+    else:
+        db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{os.getpid()}"
 
 
 @pytest.fixture(scope="session", autouse=True)
