@@ -5,8 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 8000
+# uvicorn's C parser and event loop (pinned in requirements.txt); bench/runtime.py starts the server the same way
+UVICORN_SPEED := --loop uvloop --http httptools
+HOST ?= 127.0.0.1
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench bench-runtime
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,12 +18,17 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# The URLs shown to clients follow the port `make run` serves on, unless PUBLIC_BASE_URL is set.
+# The worker gets its own process group (set -m), so Ctrl+C or a signal to make's group does not
+# also hit its pool processes (billiard can hang stopping a pool whose children died first); it
+# gets one TERM when uvicorn exits, and make waits for its warm shutdown.
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	@$(PY) manage.py migrate --noinput
 	@$(PY) manage.py seed_demo
-	@$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=2 & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(VENV)/bin/uvicorn config.asgi:application --host $${HOST:-127.0.0.1} --port $(PORT) --proxy-headers
+	@set -m; $(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=2 & worker=$$!; set +m; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	  $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --proxy-headers $(UVICORN_SPEED)
 
 test: install
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -32,3 +40,7 @@ lint: install
 
 bench: install
 	@$(PY) bench/catalog.py
+
+# The MCP runtime against FastMCP's OpenAPI proxy (creates .venv-bench for fastmcp on first use).
+bench-runtime: install
+	@$(PY) bench/runtime.py $(BENCH_ARGS)

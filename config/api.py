@@ -1,13 +1,95 @@
-"""The management API (OpenAPIExplorer 2024-11-30 compatible), served at the web root."""
+"""The management API (OpenAPIExplorer 2024-11-30 compatible), served at the web root.
+
+Every operation is authenticated by `ManagementAuth` (AccessKey signature, OAuth bearer token or
+console session) and every answer, success or error, carries a `requestId` (also sent as the
+`x-acs-request-id` header). Errors are `{"requestId", "code", "message"}`; framework defaults
+(422 validation details, HTML 500 pages, tracebacks) never reach a client.
+"""
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
+import contextlib
+import json
+import logging
+from functools import cached_property
+from typing import Any, cast
 
-api = NinjaAPI(
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+
+from servers.api import audit
+from servers.api import router as servers_router
+from servers.api.common import (
+    ManagementAuth,
+    ManagementParser,
+    on_api_error,
+    on_http_error,
+    on_not_found,
+    on_unexpected,
+    on_validation_error,
+)
+from servers.errors import ApiError
+
+logger = logging.getLogger("servers.api")
+
+
+class ManagementApi(NinjaAPI):
+    """Adds the request id header to successes and writes one audit event per authenticated call."""
+
+    @cached_property
+    def _operation_ids(self) -> dict[tuple[str, str], str]:
+        paths = self.get_openapi_schema()["paths"]
+        return {(method.upper(), path): op["operationId"] for path, ops in paths.items() for method, op in ops.items()}
+
+    def _operation(self, request: HttpRequest) -> str:
+        try:
+            return self._operation_ids.get((request.method or "", request.path), "")
+        except Exception:  # the audit must never change an answer
+            logger.exception("could not map %s %s to an operation", request.method, request.path)
+            return ""
+
+    def create_response(self, request: HttpRequest, data: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().create_response(request, data, *args, **kwargs)
+        rid = getattr(request, "_management_request_id", None)
+        if rid:
+            response["x-acs-request-id"] = rid
+            audit.record(request, operation=self._operation(request), status=response.status_code)
+        return response
+
+    def on_exception(self, request: HttpRequest, exc: Any) -> HttpResponse:
+        response = super().on_exception(request, exc)
+        code, message = (exc.code, exc.message) if isinstance(exc, ApiError) else ("", "")
+        if isinstance(exc, HttpError) and isinstance(exc.__cause__, ApiError):
+            code, message = exc.__cause__.code, exc.__cause__.message
+        if not code and response.get("Content-Type", "").startswith("application/json"):
+            with contextlib.suppress(ValueError, AttributeError):
+                payload = json.loads(response.content)
+                code, message = payload.get("code", ""), payload.get("message", "")
+        audit.record(
+            request, operation=self._operation(request), status=response.status_code, code=code, message=message
+        )
+        return response
+
+
+api = ManagementApi(
     title="OpenAPI MCP Server management API",
     version="2024-11-30",
+    description="Compatible with Alibaba Cloud OpenAPIExplorer 2024-11-30; see docs/management-api.md.",
     urls_namespace="mgmt",
     docs_url="/api/docs",
     openapi_url="/api/openapi.json",
+    auth=ManagementAuth(),
+    parser=ManagementParser(),
 )
+
+# (cast: django-ninja's handler type also admits exception classes, which these never receive)
+api.add_exception_handler(ApiError, cast(Any, on_api_error))
+api.add_exception_handler(ValidationError, cast(Any, on_validation_error))
+api.add_exception_handler(HttpError, cast(Any, on_http_error))
+api.add_exception_handler(Http404, cast(Any, on_not_found))
+api.add_exception_handler(Exception, cast(Any, on_unexpected))
+
+api.add_router("", servers_router)
+api.add_router("", "servers.catalog_api.router")
+api.add_router("", "servers.cli_api.router")

@@ -47,6 +47,8 @@ else:
 # Celery: Redis when configured, otherwise kombu's filesystem transport (no server needed).
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 _BROKER_DIR = BASE_DIR / "var" / "broker"
+if not REDIS_URL:
+    _BROKER_DIR.mkdir(exist_ok=True)  # kombu's filesystem transport does not create its folder
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {}
     if REDIS_URL

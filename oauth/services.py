@@ -19,11 +19,14 @@ _KEY_ALPHABET = string.ascii_letters + string.digits
 
 @transaction.atomic
 def account_create(*, name: str) -> Account:
-    """Create an account with its built-in administrator policy."""
+    """Create an account with its built-in administrator policy and its system MCP servers."""
+    from servers.system_servers import system_servers_ensure  # (servers depends on oauth, not the reverse)
+
     account = Account.objects.create(name=name)
     Policy.objects.create(
         account=account, name="AdministratorAccess", description="Full access", document=ADMIN_POLICY
     )
+    system_servers_ensure(account)
     return account
 
 

@@ -30,7 +30,7 @@ class Product(models.Model):
 class ProductVersion(models.Model):
     """One version of a product's API description; imports create revisions of it."""
 
-    STYLE_CHOICES = [("RPC", "RPC"), ("ROA", "ROA"), ("OpenAPI", "OpenAPI")]
+    STYLE_CHOICES = [("RPC", "RPC"), ("ROA", "ROA"), ("OSS", "OSS"), ("OpenAPI", "OpenAPI")]
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="versions")
     version = models.CharField(max_length=64)

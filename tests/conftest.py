@@ -53,6 +53,13 @@ def _services_in_ci() -> None:
         pytest.fail("REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL")
 
 
+@pytest.fixture(autouse=True)
+def _system_servers_off_by_default(settings: Any) -> None:
+    """Accounts get their system MCP servers (servers.system_servers) only in tests that turn them on
+    with `settings.SYSTEM_SERVERS = True`: most tests count an account's servers and expect only theirs."""
+    settings.SYSTEM_SERVERS = False
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = settings.REDIS_URL or os.environ.get("TEST_REDIS_URL", "")
@@ -167,3 +174,118 @@ def live_server_url(transactional_db: Any) -> Iterator[str]:
     finally:
         thread.server.should_exit = True
         thread.join(10)
+
+
+# Management API ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def catalog(db: Any, specs_dir: Path) -> None:
+    """The real Alibaba Cloud metadata of Sts (4 APIs) and Ram (66 APIs) in the catalog."""
+    from servers.catalog_services import import_alibaba_file
+
+    for name in ("sts-2015-04-01.json", "ram-2015-05-01.json"):
+        import_alibaba_file(specs_dir / "alibaba" / name)
+
+
+class SignedClient:
+    """Sends management API requests signed with ACS3-HMAC-SHA256 (oauth.acs3.sign) over real HTTP."""
+
+    def __init__(self, base_url: str, access_key_id: str, secret: str) -> None:
+        self.base_url = base_url
+        self.access_key_id = access_key_id
+        self.secret = secret
+
+    def headers_for(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: bytes,
+        *,
+        action: str | None = None,
+        date: str | None = None,
+        nonce: str | None = None,
+        secret: str | None = None,
+    ) -> dict[str, str]:
+        import hashlib
+        import uuid
+        from datetime import UTC, datetime
+
+        from oauth import acs3
+
+        headers = {
+            "host": self.base_url.split("://", 1)[1],
+            "x-acs-version": "2024-11-30",
+            "x-acs-date": date or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
+            "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
+            "accept": "application/json",
+        }
+        if action:
+            headers["x-acs-action"] = action
+        if body:
+            headers["content-type"] = "application/json; charset=utf-8"
+        headers["authorization"] = acs3.sign(
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
+            body=body,
+            access_key_id=self.access_key_id,
+            secret=secret or self.secret,
+        )
+        return headers
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        **sign_options: Any,
+    ) -> Any:
+        import json as jsonlib
+        from urllib.parse import quote
+
+        import httpx
+
+        query = [(k, str(v)) for k, v in (params or {}).items()]
+        body = content if content is not None else (b"" if json_body is None else jsonlib.dumps(json_body).encode())
+        headers = self.headers_for(method, path, query, body, **sign_options)
+        qs = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in query)
+        url = f"{self.base_url}{path}" + (f"?{qs}" if qs else "")
+        return httpx.request(method, url, content=body, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def signed_client(live_server_url: str, close_live_server_connections: None) -> Any:
+    """`signed_client(user)` → a SignedClient with a fresh AccessKey of `user`, against the live server."""
+    from oauth.services import access_key_create
+
+    def make(user: Any) -> SignedClient:
+        key = access_key_create(user=user)
+        return SignedClient(live_server_url, key.access_key_id, key.access_key_secret)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def close_live_server_connections(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """End the database sessions that live-server threads keep open, so the test database can be dropped.
+
+    Django keeps one connection per thread (CONN_MAX_AGE); uvicorn's sync-view thread outlives each
+    live server. Set up after the test database, so it runs before the database is destroyed.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -1,0 +1,352 @@
+"""Building upstream HTTP requests from a tool call (pure: no Django, no I/O).
+
+Input is one API in the catalog's normalised (Alibaba metadata) shape: `parameters[{name, in, style,
+explode, schema}]`, `path`, `methods`, `consumes`, and the style of its product:
+
+- `RPC` (Alibaba): every `query` parameter is a query pair, `formData` ones a form body;
+  `repeatList` / `flat` objects and arrays are flattened to `Name.1.Key=…`, map-typed values use
+  `#len#key` keys (alibabacloud-openapi-util's `map_to_flat_style`), `json` becomes one JSON
+  string, `simple` a comma list. The action and version travel in the V3 signature headers.
+- `ROA` (Alibaba): path parameters substituted, query as above, the `body` parameter a JSON body.
+- `OpenAPI`: OpenAPI 3 parameter serialisation (`style`/`explode` for path, query, header and
+  cookie parameters) and JSON, form or multipart request bodies.
+
+Arguments arrive as the tool's input: top-level parameters by name and, for an object body,
+the body's properties by name (or `body.X` keys from constant parameters).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+from runtime.signing import HttpRequest, encode
+
+
+class BuildError(ValueError):
+    """The arguments cannot be turned into a request; the message names the parameter."""
+
+
+def scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return to_json(value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Alibaba flattening ------------------------------------------------------------------------------
+
+
+def _is_map(schema: dict[str, Any] | None) -> bool:
+    schema = schema or {}
+    return bool(schema.get("additionalProperties")) and not schema.get("properties")
+
+
+def flat_style(value: Any, schema: dict[str, Any] | None) -> Any:
+    """Rewrite map keys to `#len#key` (map_to_flat_style), guided by the schema."""
+    schema = schema or {}
+    if isinstance(value, list):
+        return [flat_style(v, schema.get("items")) for v in value]
+    if isinstance(value, dict):
+        if _is_map(schema):
+            inner = schema.get("additionalProperties")
+            return {
+                f"#{len(k)}#{k}": flat_style(v, inner if isinstance(inner, dict) else None) for k, v in value.items()
+            }
+        props = schema.get("properties") or {}
+        return {k: flat_style(v, props.get(k)) for k, v in value.items()}
+    return value
+
+
+def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    """`Name.1.Key=value` flattening (alibabacloud-openapi-util `query`/`_object_handler`)."""
+    if value is None:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value, start=1):
+            flatten(f"{prefix}.{i}", v, out)
+    else:
+        out.append((prefix, scalar(value)))
+
+
+def alibaba_pairs(param: dict[str, Any], value: Any) -> list[tuple[str, str]]:
+    """Query/form pairs for one Alibaba parameter according to its `style`."""
+    name, style, schema = param["name"], param.get("style"), param.get("schema") or {}
+    out: list[tuple[str, str]] = []
+    if style in ("repeatList", "flat"):
+        flatten(name, flat_style(value, schema), out)
+    elif style == "json":
+        out.append((name, to_json(value)))
+    elif style == "simple" and isinstance(value, list):
+        out.append((name, ",".join(scalar(v) for v in value)))
+    elif style == "spaceDelimited" and isinstance(value, list):
+        out.append((name, " ".join(scalar(v) for v in value)))
+    elif style == "pipeDelimited" and isinstance(value, list):
+        out.append((name, "|".join(scalar(v) for v in value)))
+    elif isinstance(value, (dict, list)) and style is None:
+        flatten(name, value, out)
+    else:
+        out.append((name, scalar(value)))
+    return out
+
+
+# OpenAPI serialisation ---------------------------------------------------------------------------
+
+
+def openapi_query_pairs(param: dict[str, Any], value: Any) -> list[tuple[str, str]]:
+    name = param["name"]
+    style, explode = _oas_style(param, "form")
+    if style == "deepObject" and isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+
+        def walk(prefix: str, v: Any) -> None:
+            if isinstance(v, dict):
+                for k, inner in v.items():
+                    walk(f"{prefix}[{k}]", inner)
+            elif isinstance(v, list):
+                for inner in v:
+                    walk(f"{prefix}[]", inner)
+            else:
+                out.append((prefix, scalar(v)))
+
+        walk(name, value)
+        return out
+    if isinstance(value, list):
+        if style == "form" and explode:
+            return [(name, scalar(v)) for v in value]
+        sep = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(style, ",")
+        return [(name, sep.join(scalar(v) for v in value))]
+    if isinstance(value, dict):
+        if style == "form" and explode:
+            return [(k, scalar(v)) for k, v in value.items()]
+        return [(name, ",".join(f"{k},{scalar(v)}" for k, v in value.items()))]
+    return [(name, scalar(value))]
+
+
+def _path_value(value: Any, style: str, explode: bool, name: str) -> str:
+    def enc(v: Any) -> str:
+        return quote(scalar(v), safe="")
+
+    if isinstance(value, list):
+        items = [enc(v) for v in value]
+        if style == "label":
+            return "." + ("." if explode else ",").join(items)
+        if style == "matrix":
+            return "".join(f";{name}={i}" for i in items) if explode else f";{name}=" + ",".join(items)
+        return ",".join(items)
+    if isinstance(value, dict):
+        if explode:
+            items = [f"{quote(str(k), safe='')}={enc(v)}" for k, v in value.items()]
+        else:
+            items = [f"{quote(str(k), safe='')},{enc(v)}" for k, v in value.items()]
+        joined = ("," if style != "label" or not explode else ".").join(items)
+        if style == "label":
+            return "." + joined
+        if style == "matrix":
+            return (";" + ";".join(items)) if explode else f";{name}=" + joined
+        return joined
+    if style == "label":
+        return "." + enc(value)
+    if style == "matrix":
+        return f";{name}={enc(value)}"
+    return enc(value)
+
+
+def _header_value(value: Any, explode: bool) -> str:
+    if isinstance(value, list):
+        return ",".join(scalar(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}={scalar(v)}" if explode else f"{k},{scalar(v)}" for k, v in value.items())
+    return scalar(value)
+
+
+# Bodies ------------------------------------------------------------------------------------------
+
+
+def form_body(pairs: Iterable[tuple[str, str]]) -> bytes:
+    return "&".join(f"{encode(k)}={encode(v)}" for k, v in pairs).encode()
+
+
+def multipart_body(fields: dict[str, Any]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    chunks: list[bytes] = []
+    for key, value in fields.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            chunks.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{scalar(v)}\r\n'.encode()
+            )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+def _pick_content_type(consumes: list[str]) -> str:
+    ranked = sorted(
+        consumes or ["application/json"],
+        key=lambda c: (
+            0
+            if c.split(";")[0].strip().endswith("json")
+            else 1
+            if "x-www-form-urlencoded" in c
+            else 2
+            if "multipart" in c
+            else 3
+        ),
+    )
+    return ranked[0]
+
+
+# The builder -------------------------------------------------------------------------------------
+
+
+def _body_param(params: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((p for p in params if p.get("in") == "body"), None)
+
+
+def arg_name(param: dict[str, Any]) -> str:
+    """The tool argument that carries a parameter (`x-argName` when the catalog renamed it)."""
+    return str(param.get("x-argName") or param["name"])
+
+
+def split_arguments(api: dict[str, Any], arguments: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """(parameter name → value for non-body parameters, body value or None).
+
+    An object body is assembled from its properties given at top level or as `body.X`; a body
+    given whole under its argument name wins.
+    """
+    params = api.get("parameters") or []
+    by_arg = {arg_name(p): p["name"] for p in params if p.get("in") != "body"}
+    values = {by_arg[k]: v for k, v in arguments.items() if k in by_arg}
+    body_param = _body_param(params)
+    if body_param is None:
+        return values, None
+    body_arg = arg_name(body_param)
+    if body_arg in arguments and not isinstance(arguments[body_arg], dict):
+        return values, arguments[body_arg]
+    body: dict[str, Any] = {}
+    if isinstance(arguments.get(body_arg), dict):
+        body.update(arguments[body_arg])
+    props = (body_param.get("schema") or {}).get("properties") or {}
+    for key, value in arguments.items():
+        if key.startswith(body_arg + "."):
+            body[key[len(body_arg) + 1 :]] = value
+        elif key.startswith("body."):
+            body[key[5:]] = value
+        elif key in props and key not in by_arg and key != body_arg:
+            body[key] = value
+    return values, (body if body or body_arg in arguments else None)
+
+
+def _oas_style(param: dict[str, Any], default: str) -> tuple[str, bool]:
+    style = str(param.get("x-style") or default)
+    explode = param.get("x-explode", param.get("explode", style == "form"))
+    return style, bool(explode)
+
+
+def build_request(*, style: str, api: dict[str, Any], arguments: dict[str, Any], base_url: str) -> HttpRequest:
+    """Turn validated arguments into an unsigned request against `base_url` (scheme://host[/prefix])."""
+    params = api.get("parameters") or []
+    values, body_value = split_arguments(api, arguments)
+    methods = [m.upper() for m in (api.get("methods") or ["get"])]
+    base = base_url.rstrip("/")
+    if style == "RPC":
+        method = "POST" if "POST" in methods else methods[0]
+        request = HttpRequest(method=method, url=f"{base}/")
+        form: list[tuple[str, str]] = []
+        for p in params:
+            if p["name"] not in values or values[p["name"]] is None:
+                continue
+            pairs = alibaba_pairs(p, values[p["name"]])
+            if p.get("in") == "formData" or p.get("in") == "body":
+                form.extend(pairs)
+            elif p.get("in") == "header":
+                request.headers[p["name"]] = scalar(values[p["name"]])
+            else:
+                request.query.extend(pairs)
+        if form:
+            request.body = form_body(form)
+            request.headers["content-type"] = "application/x-www-form-urlencoded"
+        return request
+    if style not in ("ROA", "OpenAPI"):
+        raise BuildError(f"APIs of style {style} cannot be called")
+    path = api.get("path") or "/"
+    query: list[tuple[str, str]] = []
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    form_fields: dict[str, Any] = {}
+    for p in params:
+        name, location = p["name"], p.get("in")
+        if location == "body" or name not in values or values[name] is None:
+            continue
+        value = values[name]
+        if location == "path":
+            if style == "OpenAPI":
+                path_style, path_explode = _oas_style(p, "simple")
+                rendered = _path_value(value, path_style, path_explode, name)
+            else:
+                rendered = quote(scalar(value), safe="~")
+            path = path.replace("{" + name + "}", rendered)
+        elif location == "query":
+            query.extend(openapi_query_pairs(p, value) if style == "OpenAPI" else alibaba_pairs(p, value))
+        elif location == "header":
+            headers[name] = _header_value(value, _oas_style(p, "simple")[1])
+        elif location == "cookie":
+            cookies.append(f"{name}={quote(scalar(value), safe='')}")
+        elif location == "formData":
+            form_fields[name] = value
+    missing = [seg for seg in path.split("/") if seg.startswith("{") and seg.endswith("}")]
+    if missing:
+        raise BuildError(f"Missing path parameter {missing[0][1:-1]}")
+    method = methods[0]
+    request = HttpRequest(method=method, url=base + (path if path.startswith("/") else "/" + path), query=query)
+    request.headers.update(headers)
+    if cookies:
+        request.headers["Cookie"] = "; ".join(cookies)
+    consumes = api.get("consumes") or []
+    body_param = _body_param(params)
+    if body_value is not None:
+        media = body_param.get("x-mediaType") if body_param else None
+        content_type = str(media) if media else _pick_content_type(consumes)
+        if "x-www-form-urlencoded" in content_type and isinstance(body_value, dict):
+            body_pairs: list[tuple[str, str]] = []
+            for k, v in body_value.items():
+                body_pairs.extend([(k, scalar(i)) for i in v] if isinstance(v, list) else [(k, scalar(v))])
+            request.body = form_body(body_pairs)
+            request.headers["content-type"] = "application/x-www-form-urlencoded"
+        elif "multipart" in content_type and isinstance(body_value, dict):
+            request.body, request.headers["content-type"] = multipart_body(body_value)
+        elif content_type.startswith("text/") and isinstance(body_value, str):
+            request.body = body_value.encode()
+            request.headers["content-type"] = content_type
+        else:
+            request.body = json.dumps(body_value, ensure_ascii=False, separators=(",", ":")).encode()
+            request.headers["content-type"] = (
+                "application/json; charset=utf-8" if style == "ROA" else "application/json"
+            )
+    elif form_fields:
+        form_pairs: list[tuple[str, str]] = []
+        for p in params:
+            if p["name"] in form_fields:
+                value = form_fields[p["name"]]
+                if style == "ROA":
+                    form_pairs.extend(alibaba_pairs(p, value))
+                else:
+                    form_pairs.append((p["name"], scalar(value)))
+        request.body = form_body(form_pairs)
+        request.headers["content-type"] = "application/x-www-form-urlencoded"
+    return request

@@ -1,0 +1,260 @@
+"""Stateless `tools/list` and `tools/call` answered without the SDK's per-request transport.
+
+With `MCP_STATELESS_HTTP=1` the SDK serves every POST with a new transport, memory streams, a
+JSON-RPC dispatcher and server task, and an SSE response: several times the cost of the tool call
+itself. For the two methods that carry nearly all traffic this module answers in the request's
+own task, and changes nothing else:
+
+- the same handlers (the ones registered on the server runtime's SDK `Server`, found through
+  `Server.get_request_handler`) with the same typed params, wrapped in the server's middleware;
+- the same result shaping (`mcp_types.methods.serialize_server_result`, the per-version surface
+  the SDK applies) and the same wire form (the JSON-RPC response as `application/json`, which is
+  what the SDK sends in its JSON-response mode; SSE-framed and JSON answers are equally valid for
+  a client, which must accept both);
+- `tools/list` is served from bytes serialised once per (tools list, protocol version): the
+  handler still runs (it is cheap) and the cache is keyed on the identity of the tool dicts it
+  returns, so a list that changes, or ever differs per caller, gets its own entry.
+
+Only requests it recognises completely take this path: POST, no `Mcp-Session-Id`, a handshake-era
+`MCP-Protocol-Version` (or none), the content types and `Accept` values the SDK would accept, a body
+within `MCP_MAX_REQUEST_BYTES` that is one JSON-RPC request for `tools/list` (no params) or
+`tools/call` (`name` and `arguments` only, no `_meta`) that passes the SDK's own params validation.
+Everything else (initialize, other methods, batches, `_meta`, 2026-07-28 requests, malformed
+input) goes to the SDK untouched, with the body replayed, and is answered exactly as before.
+`MCP_FAST_PATH=0` turns this off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import mcp_types as types
+import pydantic_core
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
+from mcp_types import methods as _methods
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from runtime.mcp import ServerRuntime
+
+logger = logging.getLogger(__name__)
+
+_HANDSHAKE = frozenset(HANDSHAKE_PROTOCOL_VERSIONS)
+_METHODS = frozenset({"tools/list", "tools/call"})
+_MESSAGE_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
+_CALL_KEYS = frozenset({"name", "arguments"})
+_JSON_HEADERS = b"application/json"
+
+# tools/list answers per server runtime: {(protocol version, tool dict ids): (tool dicts, result JSON)}
+_lists: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[list[Any], bytes]]] = weakref.WeakKeyDictionary()
+
+
+def _eligible_version(scope: Scope) -> str | None:
+    """The protocol version when the headers are what the SDK's stateless handshake-era path accepts."""
+    if scope["method"] != "POST":
+        return None
+    content_type = accept = version = None
+    for key, value in scope["headers"]:
+        if key == b"mcp-session-id":
+            return None
+        if key == b"content-type" and content_type is None:
+            content_type = value.decode("latin-1")
+        elif key == b"accept" and accept is None:
+            accept = value.decode("latin-1")
+        elif key == b"mcp-protocol-version" and version is None:
+            version = value.decode("latin-1")
+    # The transport-security check (prefix, any case) and the transport's own (exact media type).
+    if content_type is None or not content_type.lower().startswith("application/json"):
+        return None
+    if not any(part.strip() == "application/json" for part in content_type.split(";")[0].split(",")):
+        return None
+    # The SDK's check_accept_headers for its SSE mode: JSON and SSE both acceptable.
+    kinds = {t.strip().split(";")[0].strip().lower() for t in (accept or "").split(",")}
+    wildcard = "*/*" in kinds
+    if not (wildcard or kinds & {"application/json", "application/*"}):
+        return None
+    if not (wildcard or kinds & {"text/event-stream", "text/*"}):
+        return None
+    if version is None:
+        return types.DEFAULT_NEGOTIATED_VERSION
+    return version if version in _HANDSHAKE else None
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, list[Message]]:
+    """The whole body, or None (with what was read) when it is larger than `limit` or the client left."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            body = b"".join(chunks)
+            return None, [{"type": "http.request", "body": body, "more_body": True}, message]
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+        if size > limit:
+            return None, [{"type": "http.request", "body": b"".join(chunks), "more_body": more}]
+        if not more:
+            return b"".join(chunks), []
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+def _request(body: bytes) -> tuple[Any, str, dict[str, Any]] | None:
+    """(id, method, params) of one JSON-RPC request this module serves, else None."""
+    try:
+        message = pydantic_core.from_json(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or not message.keys() <= _MESSAGE_KEYS or message.get("jsonrpc") != "2.0":
+        return None
+    request_id, method, params = message.get("id"), message.get("method"), message.get("params")
+    if type(request_id) not in (int, str) or method not in _METHODS:
+        return None
+    if params is None:
+        params = {}
+    elif not isinstance(params, dict):
+        return None
+    if method == "tools/list":
+        return (request_id, method, params) if not params else None
+    if not params.keys() <= _CALL_KEYS or not isinstance(params.get("name"), str):
+        return None
+    arguments = params.get("arguments")
+    if arguments is not None and not isinstance(arguments, dict):
+        return None
+    return request_id, method, params
+
+
+async def _send(send: Send, body: bytes) -> None:
+    headers = [(b"content-type", _JSON_HEADERS), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _response(request_id: Any, result: Any) -> bytes:
+    return pydantic_core.to_json({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+
+def _error(request_id: Any, error: types.ErrorData) -> bytes:
+    dumped = error.model_dump(by_alias=True, mode="json", exclude_unset=True)
+    return pydantic_core.to_json({"jsonrpc": "2.0", "id": request_id, "error": dumped})
+
+
+def _shape(live: ServerRuntime, method: str, version: str, result: Any) -> dict[str, Any]:
+    """The SDK runner's `_serialize` for handshake-era versions: cache hints, then the version's surface."""
+    hint = live.server.cache_hints.get(method)
+    if hint is not None and isinstance(result, dict):
+        result = {"ttlMs": hint.ttl_ms, "cacheScope": hint.scope, **result}
+    if hasattr(result, "model_dump"):
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    else:
+        dumped = dict(result)
+    try:
+        return _methods.serialize_server_result(method, version, dumped)
+    except ValidationError:
+        logger.exception("handler for %r returned an invalid result", method)
+        raise MCPError(code=types.INTERNAL_ERROR, message="Handler returned an invalid result") from None
+
+
+async def serve(live: ServerRuntime, scope: Scope, receive: Receive, send: Send, max_body: int) -> Receive | None:
+    """Answer the request if it is a plain stateless tools/list or tools/call.
+
+    Returns None when it was answered, else the `receive` to hand to the SDK (replaying any body read).
+    """
+    version = _eligible_version(scope)
+    if version is None:
+        return receive
+    body, consumed = await _read_body(receive, max_body)
+    if body is None:
+        return _replay(consumed, receive)
+    parsed = _request(body)
+    entry = live.server.get_request_handler(parsed[1]) if parsed is not None else None
+    if parsed is None or entry is None:
+        return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+    request_id, method, params = parsed
+    try:
+        _methods.validate_client_request(method, version, params)
+        typed = entry.params_type.model_validate(params, by_name=False)
+    except (ValidationError, KeyError, ValueError):
+        return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+    ctx: ServerRequestContext[Any, Any] = ServerRequestContext(
+        session=None,  # type: ignore[arg-type]  # stateless: no back-channel, as in the SDK's stateless mode
+        lifespan_context={},
+        protocol_version=version,
+        method=method,
+        params=params,
+        request_id=request_id,
+        request=Request(scope),
+    )
+    try:
+        if method == "tools/list":
+            await _send(send, await _list_tools(live, entry, ctx, typed, request_id, version))
+            return None
+        result = await _compose(live, entry, typed, version)(ctx)
+        answer = _response(request_id, result)
+    except Exception as exc:  # the SDK dispatcher's boundary: handler failures become JSON-RPC errors
+        error = handler_exception_to_error_data(exc)
+        if error is None:
+            logger.exception("handler for %r raised (request %s)", method, scope.get("mcp.request_id"))
+            error = types.ErrorData(
+                code=types.INTERNAL_ERROR, message=f"Internal error; request id {scope.get('mcp.request_id')}"
+            )
+        answer = _error(request_id, error)
+    await _send(send, answer)
+    return None
+
+
+def _compose(live: ServerRuntime, entry: Any, typed: Any, version: str) -> Any:
+    """Handler + shaping inside the server's middleware chain, outermost first (as the SDK runner does)."""
+
+    async def inner(ctx: ServerRequestContext[Any, Any]) -> Any:
+        result = await entry.handler(ctx, typed)
+        if isinstance(result, types.ErrorData):
+            raise MCPError.from_error_data(result)
+        return _shape(live, ctx.method, version, result)
+
+    call: Any = inner
+    for middleware in reversed(live.server.middleware):
+        call = partial(_apply_middleware, middleware, call)
+    return call
+
+
+def _apply_middleware(middleware: Any, call_next: Any, ctx: ServerRequestContext[Any, Any]) -> Any:
+    return middleware(ctx, call_next)
+
+
+async def _list_tools(
+    live: ServerRuntime, entry: Any, ctx: ServerRequestContext[Any, Any], typed: Any, request_id: Any, version: str
+) -> bytes:
+    result = await entry.handler(ctx, typed)
+    tools = result.get("tools") if isinstance(result, dict) and result.keys() == {"tools"} else None
+    if not isinstance(tools, list):  # an unusual shape: no caching
+        return _response(request_id, _shape(live, "tools/list", version, result))
+    cache = _lists.setdefault(live, {})
+    key = (version, *map(id, tools))
+    hit = cache.get(key)
+    if hit is None:
+        if len(cache) > 32:
+            cache.clear()
+        payload = pydantic_core.to_json(_shape(live, "tools/list", version, result))
+        hit = cache[key] = (list(tools), payload)  # the dicts are kept alive, so their ids stay theirs
+    return b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode() + b',"result":' + hit[1] + b"}"

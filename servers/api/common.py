@@ -1,0 +1,202 @@
+"""What every management API operation shares: request ids, the request gate, authorization, errors.
+
+The gate (`ManagementAuth`, installed as the NinjaAPI's auth) runs before any parameter parsing:
+body size limit → authentication → JSON parsing, so an anonymous caller learns nothing about the
+shape of its input, and a malformed body gets a precise message rather than a framework default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any, cast
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from ninja.errors import HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security.base import AuthBase
+
+from oauth.authentication import Principal, authenticate
+from oauth.policy import evaluate
+from oauth.selectors import policies_for_user
+from servers.api import audit
+from servers.errors import ApiError
+from servers.schemas import api_error_from_validation
+
+logger = logging.getLogger("servers.api")
+
+API_VERSION = "2024-11-30"
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+INTERNAL_ERROR_MESSAGE = "The request has failed due to a temporary failure of the server."
+
+
+def request_id(request: HttpRequest) -> str:
+    """This request's id (upper-case UUID, as Alibaba Cloud's), made on first use."""
+    rid = getattr(request, "_management_request_id", None)
+    if rid is None:
+        rid = str(uuid.uuid4()).upper()
+        request._management_request_id = rid  # type: ignore[attr-defined]
+    return cast(str, rid)
+
+
+def _body_bytes(request: HttpRequest) -> bytes:
+    limit = settings.MAX_API_BODY_BYTES
+    too_large = ApiError(
+        "InvalidParam.BodyTooLarge", f"The request body is larger than {limit} bytes; send a smaller request."
+    )
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise ApiError("InvalidParam.ContentLength", "Content-Length must be a number of bytes.") from None
+    if declared > limit:
+        raise too_large
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise too_large from None
+    if len(body) > limit:
+        raise too_large
+    return body
+
+
+def _parse_json(request: HttpRequest, body: bytes) -> None:
+    if request.method not in _BODY_METHODS or not body:
+        return
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return  # formData operations (GenerateCLICommand) read request.POST
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError("InvalidParam.Body", "The request body is not UTF-8 encoded JSON.") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            "InvalidParam.Body",
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+        ) from None
+    if not isinstance(data, dict):
+        raise ApiError("InvalidParam.Body", f"The request body must be a JSON object, not {type(data).__name__}.")
+    request._management_json = data  # type: ignore[attr-defined]
+
+
+class ManagementAuth(AuthBase):
+    """Authenticates every management call (AccessKey signature, OAuth bearer token or console session)."""
+
+    openapi_type = "apiKey"
+    openapi_in = "header"
+    openapi_name = "Authorization"
+    openapi_description = (
+        "`ACS3-HMAC-SHA256 Credential=<AccessKeyId>,SignedHeaders=…,Signature=…` (Alibaba Cloud signature V3, "
+        "as the official SDK sends it), or `Bearer <OAuth access token>` with scope openapiexplorer or "
+        "/acs/mcp-server, or a console session cookie plus X-CSRFToken for unsafe methods."
+    )
+
+    def __call__(self, request: HttpRequest) -> Principal:
+        request_id(request)
+        audit.start(request)
+        version = request.headers.get("x-acs-version")
+        if version and version != API_VERSION:
+            raise ApiError("InvalidVersion", f"Specified API version {version} is not supported; use {API_VERSION}.")
+        body = _body_bytes(request)
+        principal = authenticate(request)
+        _parse_json(request, body)
+        return principal
+
+
+class ManagementParser(Parser):
+    """Hands django-ninja the body the gate already parsed (and checked)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        parsed = getattr(request, "_management_json", None)
+        if parsed is None:
+            _parse_json(request, request.body)
+            parsed = getattr(request, "_management_json", None)
+        if parsed is None and request.body:  # a form body sent to an operation that takes JSON
+            raise ApiError("InvalidParam.Body", "The request body must be a JSON object (application/json).")
+        return cast(dict[str, Any], parsed or {})
+
+
+def authorize(request: HttpRequest, operation: str, resource: str) -> Principal:
+    """The caller, if its policies allow `openapiexplorer:<operation>` on `resource`; else 403 Forbidden.RAM."""
+    principal = cast(Principal, request.auth)  # type: ignore[attr-defined]
+    signed_action = request.headers.get("x-acs-action")
+    if signed_action and signed_action != operation:
+        raise ApiError(
+            "InvalidAction.Mismatch",
+            f"x-acs-action {signed_action} does not match {request.method} {request.path}, which is {operation}.",
+        )
+    action = f"openapiexplorer:{operation}"
+    decision = evaluate(policies_for_user(principal.user), action, resource, {"acs:SourceIp": principal.source_ip})
+    if not decision.allowed:
+        why = (
+            f"explicitly denied by policy {decision.policy_name}"
+            if decision.reason == "explicit-deny"
+            else "no policy allows it"
+        )
+        raise ApiError(
+            "Forbidden.RAM",
+            f"User not authorized to operate on the specified resource: action {action} on resource {resource} "
+            f"is {why}.",
+            403,
+        )
+    return principal
+
+
+def server_resource(account_id: str, server_id: str = "*") -> str:
+    return f"acs:openapiexplorer::{account_id}:apimcpserver/{server_id}"
+
+
+def account_resource(account_id: str, kind: str) -> str:
+    return f"acs:openapiexplorer::{account_id}:{kind}"
+
+
+# Rendering errors ------------------------------------------------------------------------------
+
+
+def error_response(request: HttpRequest, error: ApiError) -> HttpResponse:
+    rid = request_id(request)
+    response = HttpResponse(
+        json.dumps(error.to_dict(rid)), status=error.status, content_type="application/json; charset=utf-8"
+    )
+    response["x-acs-request-id"] = rid
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return error_response(request, exc)
+
+
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0]
+    loc = tuple(first.get("loc", ()))
+    skip = 2 if loc[:1] == ("body",) and len(loc) >= 2 else 1
+    return error_response(request, api_error_from_validation(exc.errors, skip=skip))
+
+
+_GENERIC_CODES = {400: "InvalidParameter", 401: "MissingAuthorization", 403: "Forbidden", 404: "NotFound"}
+
+
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ApiError):
+        return error_response(request, exc.__cause__)
+    code = _GENERIC_CODES.get(exc.status_code, "InvalidRequest")
+    return error_response(request, ApiError(code, str(exc), exc.status_code))
+
+
+def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(request, ApiError("NotFound", "The requested resource does not exist.", 404))
+
+
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    rid = request_id(request)
+    logger.exception("management API request %s %s %s failed", rid, request.method, request.path)
+    return error_response(request, ApiError("InternalServerError", INTERNAL_ERROR_MESSAGE, 500))
+
+
+def ok(request: HttpRequest, body: dict[str, Any]) -> dict[str, Any]:
+    """A success body with this request's id first."""
+    return {"requestId": request_id(request), **body}

@@ -1,0 +1,208 @@
+"""Console forms for MCP servers.
+
+The forms only translate between HTML fields and the management API's camelCase JSON; the services
+validate the model. Their errors (`ApiError.code`) are put back on the field that caused them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django import forms
+
+from servers.system_tools import SYSTEM_TOOLS
+
+# `QueryTerraformTaskStatus` is added by the service when a server has an async Terraform tool.
+_AUTOMATIC_SYSTEM_TOOLS = {"QueryTerraformTaskStatus"}
+SYSTEM_TOOL_CHOICES = [
+    (t.name, f"{t.name}: {t.description}") for t in SYSTEM_TOOLS if t.name not in _AUTOMATIC_SYSTEM_TOOLS
+]
+
+# Wire names (ApiError.field, or the first segment after the error kind: `InvalidParam.Apis.PopCode`)
+# of the parameters this form edits, lower-cased, and the form field for each.
+_FIELD_BY_PARAM = {
+    "name": "name",
+    "description": "description",
+    "language": "language",
+    "apis": "apis",
+    "instructions": "instructions",
+    "systemtools": "system_tools",
+    "prompts": "prompts",
+    "publicaccess": "public_access",
+}
+
+_PROMPTS_EXAMPLE = (
+    '[{"name": "summary", "description": "…", "content": "Summarise {{topic}}", '
+    '"arguments": [{"name": "topic", "required": true}]}]'
+)
+
+
+def parse_apis(text: str) -> list[dict[str, Any]]:
+    """Parse one `product apiVersion selector [selector…]` per line (commas also separate selectors)."""
+    apis: list[dict[str, Any]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].replace(",", " ").strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) < 3:
+            raise forms.ValidationError(
+                "Line %(n)s: expected “product apiVersion selector…”, e.g. “Ecs 2014-05-26 Describe*”.",
+                params={"n": number},
+                code="apis_line",
+            )
+        apis.append({"product": parts[0], "apiVersion": parts[1], "selectors": parts[2:]})
+    return apis
+
+
+def format_apis(apis: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        " ".join([str(a.get("product", "")), str(a.get("apiVersion", "")), *map(str, a.get("selectors") or [])])
+        for a in apis
+    )
+
+
+class ServerForm(forms.Form):
+    """Create or edit the basic settings of an MCP server (name is fixed once created)."""
+
+    name = forms.CharField(
+        max_length=64,
+        help_text="3–64 characters: lowercase letters, digits, “-” and “_”; not starting with a digit. "
+        "Part of the server's URL; cannot be changed later.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    language = forms.ChoiceField(
+        choices=[("EN_US", "English"), ("ZH_CN", "Chinese")],
+        initial="EN_US",
+        help_text="Language of the generated tool descriptions.",
+    )
+    apis = forms.CharField(
+        label="APIs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono", "spellcheck": "false"}),
+        help_text="One line per product version: “product apiVersion selector…”. Selectors are case-sensitive "
+        "globs on API names (* and ?). We recommend at most 30 APIs per server.",
+    )
+    instructions = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Returned to clients in the initialize answer: how the model should use this server.",
+    )
+    system_tools = forms.MultipleChoiceField(
+        label="System tools",
+        required=False,
+        choices=SYSTEM_TOOL_CHOICES,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "choices"}),
+    )
+    prompts = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono", "spellcheck": "false"}),
+        help_text="JSON list of prompts, e.g. " + _PROMPTS_EXAMPLE,
+    )
+    public_access = forms.ChoiceField(
+        label="Public access",
+        choices=[
+            ("follow", "Follow the account setting"),
+            ("on", "On: the public URL accepts clients"),
+            ("off", "Off: internal URL only"),
+        ],
+        initial="follow",
+    )
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing:
+            self.fields["name"].disabled = True
+            self.fields["name"].help_text = "The name is part of the server's URL and cannot be changed."
+
+    @classmethod
+    def initial_from_server(cls, server: dict[str, Any]) -> dict[str, Any]:
+        """Form values from the management API's model of a server (GetApiMcpServer)."""
+        return {
+            "name": server.get("name", ""),
+            "description": server.get("description", ""),
+            "language": server.get("language", "EN_US"),
+            "apis": format_apis(server.get("apis") or []),
+            "instructions": server.get("instructions", ""),
+            "system_tools": list(server.get("systemTools") or []),
+            "prompts": json.dumps(server["prompts"], indent=2, ensure_ascii=False) if server.get("prompts") else "",
+            "public_access": server.get("publicAccess", "follow"),
+        }
+
+    def clean_apis(self) -> list[dict[str, Any]]:
+        return parse_apis(self.cleaned_data.get("apis", ""))
+
+    def clean_prompts(self) -> list[Any]:
+        raw = self.cleaned_data.get("prompts", "").strip()
+        if not raw:
+            return []
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                "Not valid JSON (line %(line)s, column %(col)s): %(msg)s",
+                params={"line": exc.lineno, "col": exc.colno, "msg": exc.msg},
+                code="json",
+            ) from None
+        if not isinstance(value, list):
+            raise forms.ValidationError("Prompts must be a JSON list of prompt objects.", code="json_list")
+        return value
+
+    def to_api_data(self) -> dict[str, Any]:
+        """The management API body for the fields this form manages (others stay unchanged on update)."""
+        data = self.cleaned_data
+        body: dict[str, Any] = {
+            "description": data["description"],
+            "language": data["language"],
+            "apis": data["apis"],
+            "instructions": data["instructions"],
+            "systemTools": list(data["system_tools"]),
+            "prompts": data["prompts"],
+            "publicAccess": data["public_access"],
+        }
+        if not self.editing:
+            body["name"] = data["name"]
+        return body
+
+    def add_api_error(self, code: str, message: str, wire_field: str | None = None) -> None:
+        """Put a service error on the field it is about, or on the form when it names none."""
+        field = self.field_for_error(code, wire_field)
+        if field is not None and not (field == "name" and self.editing):
+            self.add_error(field, f"{message} ({code})")
+        else:
+            self.add_error(None, f"{message} ({code})")
+
+    def field_for_error(self, code: str, wire_field: str | None = None) -> str | None:
+        """The form field an error is about: the error's wire field when set, else its code."""
+        candidates = []
+        if wire_field:
+            candidates.append(re.split(r"[.\[]", wire_field, maxsplit=1)[0])
+        parts = code.split(".")
+        if len(parts) > 1:
+            candidates.append(parts[1])
+        for candidate in candidates:
+            field = _FIELD_BY_PARAM.get(candidate.lower())
+            if field is not None and field in self.fields:
+                return field
+        return None
+
+
+class DeleteServerForm(forms.Form):
+    """Deleting asks for the server's name, so a stray click cannot remove a server in use."""
+
+    confirm_name = forms.CharField(label="Type the server's name to confirm", max_length=64)
+
+    def __init__(self, *args: Any, server_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.server_name = server_name
+        self.fields["confirm_name"].widget.attrs.update({"autocomplete": "off", "placeholder": server_name})
+
+    def clean_confirm_name(self) -> str:
+        value: str = self.cleaned_data["confirm_name"].strip()
+        if value != self.server_name:
+            raise forms.ValidationError("The name does not match “%(name)s”.", params={"name": self.server_name})
+        return value
