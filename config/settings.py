@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.ManagementMethodNotAllowed",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,6 +156,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
 }
+
+# MCP servers: per-account quota of custom servers (429 QuotaExceeded beyond it) and the
+# system servers every account gets (the management API as tools, the audit trail).
+MAX_SERVERS_PER_ACCOUNT = envint("MAX_SERVERS_PER_ACCOUNT", 100)
+SYSTEM_SERVERS = envbool("SYSTEM_SERVERS", True)
 
 # Catalog import from URLs.
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 20 * 1024 * 1024)

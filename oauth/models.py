@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -32,7 +33,7 @@ class User(AbstractUser):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, null=True, blank=True, related_name="users")
     is_account_admin = models.BooleanField(default=False)
-    policies = models.ManyToManyField("Policy", blank=True, related_name="users")
+    policies: models.ManyToManyField[Policy, Any] = models.ManyToManyField("Policy", blank=True, related_name="users")
 
 
 class Policy(models.Model):

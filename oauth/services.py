@@ -23,9 +23,7 @@ def account_create(*, name: str) -> Account:
     from servers.system_servers import system_servers_ensure  # (servers depends on oauth, not the reverse)
 
     account = Account.objects.create(name=name)
-    Policy.objects.create(
-        account=account, name="AdministratorAccess", description="Full access", document=ADMIN_POLICY
-    )
+    Policy.objects.create(account=account, name="AdministratorAccess", description="Full access", document=ADMIN_POLICY)
     system_servers_ensure(account)
     return account
 
@@ -37,9 +35,7 @@ def policy_create(*, account: Account, name: str, document: Any, description: st
 
 
 @transaction.atomic
-def user_create(
-    *, account: Account, username: str, password: str | None, is_account_admin: bool = False
-) -> User:
+def user_create(*, account: Account, username: str, password: str | None, is_account_admin: bool = False) -> User:
     """Create a user of `account`; account admins get the account's AdministratorAccess policy."""
     user = User.objects.create_user(username=username, password=password)
     user.account = account

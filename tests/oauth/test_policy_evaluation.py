@@ -38,7 +38,10 @@ def test_ip_and_string_conditions():
                         "Effect": "Allow",
                         "Action": "*",
                         "Resource": "*",
-                        "Condition": {"IpAddress": {"acs:SourceIp": "10.0.0.0/8"}, "StringEquals": {"mcp:ServerId": "s1"}},
+                        "Condition": {
+                            "IpAddress": {"acs:SourceIp": "10.0.0.0/8"},
+                            "StringEquals": {"mcp:ServerId": "s1"},
+                        },
                     }
                 )
             ),

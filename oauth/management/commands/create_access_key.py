@@ -26,6 +26,10 @@ class Command(BaseCommand):
         key = access_key_create(user=user, description=opts["description"])
         self.stdout.write(
             json.dumps(
-                {"AccessKeyId": key.access_key_id, "AccessKeySecret": key.access_key_secret, "AccountId": key.account_id}
+                {
+                    "AccessKeyId": key.access_key_id,
+                    "AccessKeySecret": key.access_key_secret,
+                    "AccountId": key.account_id,
+                }
             )
         )
