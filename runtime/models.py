@@ -59,10 +59,19 @@ class Connection(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # One account-wide connection per product, and one per user and product (two partial
+        # constraints, because SQLite cannot treat NULL users as equal in one constraint).
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "user", "product"], name="connection_unique_per_user", nulls_distinct=False
-            )
+                fields=["account", "product"],
+                condition=models.Q(user__isnull=True),
+                name="connection_unique_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "user", "product"],
+                condition=models.Q(user__isnull=False),
+                name="connection_unique_per_user",
+            ),
         ]
 
     def __str__(self) -> str:
