@@ -1,7 +1,10 @@
 """End-to-end figures of the MCP runtime against FastMCP's OpenAPI integration (prints numbers; asserts nothing).
 
-    .venv/bin/python bench/runtime.py                 # or: make bench-runtime
+    .venv/bin/python bench/runtime.py                 # or: make bench-runtime (BENCH_ARGS=…)
     .venv/bin/python bench/runtime.py --seconds 2     # shorter phases
+    .venv/bin/python bench/runtime.py --product-env MCP_FAST_PATH=0   # this product without runtime.fast
+    .venv/bin/python bench/runtime.py --fastmcp-plain-stack           # FastMCP on h11 + asyncio
+    .venv/bin/python bench/runtime.py --profile       # py-spy stacks of this product (kept directory)
     .venv/bin/python bench/runtime.py --micro         # only the pure per-call steps (no servers)
 
 One run starts, each in its own process (and process group, killed at the end):
@@ -22,7 +25,8 @@ JSON-RPC (`MCP-Protocol-Version: 2025-06-18`, no session). Per target, operation
 (1 and 16) it prints p50/p99 latency, calls/s and each server process's CPU milliseconds per
 call (utime+stime from /proc/<pid>/stat before and after the phase). The machine's cores are shared
 by the client, the upstream and the server, so CPU per call is the fair comparison; calls/s at
-concurrency 16 is what the whole machine manages.
+concurrency 16 is what the whole machine manages. Phases are interleaved across targets so that a
+change in the machine's load touches all of them alike. Method and figures: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -407,6 +411,9 @@ def jsonrpc_body(headers: bytes, payload: bytes) -> bytes:
     return payload[start : end if end >= 0 else len(payload)].rstrip(b"\r")
 
 
+OPS = {"list": "tools/list (30)", "call_small": "tools/call small", "call_large": "tools/call 50 KB"}
+
+
 class Target:
     """A server to call: the upstream itself (plain GETs) or an MCP endpoint (JSON-RPC POSTs)."""
 
@@ -419,6 +426,9 @@ class Target:
         self.pid = pid
         self.token = token
         self.tools = tools or {}
+
+    def ops(self) -> list[str]:
+        return ["call_small", "call_large"] if not self.tools else list(OPS)
 
     def request(self, op: str) -> tuple[bytes, bytes]:
         host = f"Host: 127.0.0.1:{self.port}\r\n"
@@ -521,16 +531,22 @@ async def run_phase(
 async def measure(
     targets: list[Target], upstream_pid: int, seconds: float, max_calls: int, profile_dir: Path | None = None
 ) -> list[dict[str, Any]]:
-    rows = []
+    """Every phase of every target, interleaved (operation, concurrency, then target), so that a
+    drift in the machine's load during the run touches all targets alike."""
+    infos: dict[tuple[str, str], dict[str, Any]] = {}
     for target in targets:
-        ops = ["call_small", "call_large"] if not target.tools else ["list", "call_small", "call_large"]
-        for op in ops:
+        for op in target.ops():
             conn = Connection(target.port)
             head, body = target.request(op)
             for _ in range(50):  # warm-up with full checks of the answers
-                info = check_answer(target, op, *(await conn.request(head, body)))
+                infos[target.label, op] = check_answer(target, op, *(await conn.request(head, body)))
             conn.close()
-            for concurrency in (1, 16):
+    rows = []
+    for op in OPS:
+        for concurrency in (1, 16):
+            for target in targets:
+                if op not in target.ops():
+                    continue
                 spy = None
                 if profile_dir is not None and target.label == "product" and concurrency == 1:
                     out = profile_dir / f"profile-{op}.txt"
@@ -542,15 +558,16 @@ async def measure(
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(30)
-                row.update(info)
+                row.update(infos[target.label, op])
                 rows.append(row)
                 print(format_row(row), flush=True)
+    order = {t.label: i for i, t in enumerate(targets)}
+    rows.sort(key=lambda r: (order[r["target"]], list(OPS).index(r["op"]), r["concurrency"]))
     return rows
 
 
 # Report --------------------------------------------------------------------------------------------
 
-OPS = {"list": "tools/list (30)", "call_small": "tools/call small", "call_large": "tools/call 50 KB"}
 HEADER = (
     f"{'target':<10} {'operation':<18} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'calls/s':>8} "
     f"{'CPU ms/call':>11} {'upstr. CPU':>10} {'resp. bytes':>11}"
@@ -606,10 +623,25 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def reproduce_command(args: argparse.Namespace) -> str:
+    parts = [COMMAND]
+    if args.seconds != 4:
+        parts.append(f"--seconds {args.seconds:g}")
+    if args.database_url:
+        parts.append("--database-url <url>")
+    parts += [f"--product-env {item}" for item in args.product_env]
+    if args.fastmcp_plain_stack:
+        parts.append("--fastmcp-plain-stack")
+    if args.skip_fastmcp:
+        parts.append("--skip-fastmcp")
+    return " ".join(parts)
+
+
 def run_benchmark(args: argparse.Namespace) -> None:
     bench_python = None if args.skip_fastmcp else ensure_bench_venv()
     work = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
     procs = Processes(work)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the servers (finally below)
     try:
         upstream_port, product_port, fastmcp_port = free_port(), free_port(), free_port()
         upstream_url = f"http://127.0.0.1:{upstream_port}"
@@ -628,6 +660,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
             MCP_STATELESS_HTTP="1",
             LOG_LEVEL="WARNING",
         )
+        env.update(dict(item.split("=", 1) for item in args.product_env))
         os.environ.update(env)
         path, token, tool_names = setup_product(upstream_url)
         product = procs.start(
@@ -667,11 +700,13 @@ def run_benchmark(args: argparse.Namespace) -> None:
             subprocess.run([*pip, "py-spy"], check=True)
         profile_dir = work if args.profile else None
         rows = asyncio.run(measure(targets, upstream.pid, args.seconds, args.max_calls, profile_dir))
+        print(f"\nBy target:\n{HEADER}")
+        print("\n".join(format_row(row) for row in rows))
         print()
         print("\n".join(summary(rows)))
         if args.save:
             Path(args.save).write_text(json.dumps(rows, indent=1))
-        print(f"\nreproduce: {COMMAND}" + (f" --seconds {args.seconds:g}" if args.seconds != 4 else ""))
+        print(f"\nreproduce: {reproduce_command(args)}")
     finally:
         procs.stop_all()
         if not args.keep:
@@ -754,6 +789,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default="", help="instead of a throwaway SQLite database")
     parser.add_argument(
         "--fastmcp-plain-stack", action="store_true", help="FastMCP on uvicorn's pure-Python h11 + asyncio instead"
+    )
+    parser.add_argument(
+        "--product-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for this product's process, e.g. MCP_FAST_PATH=0 (repeatable)",
     )
     parser.add_argument("--skip-fastmcp", action="store_true", help="measure only the upstream and this product")
     parser.add_argument("--save", default="", help="write the rows as JSON to this file")

@@ -1,7 +1,7 @@
 """Django admin for connections and audit events (an operator's fallback).
 
-Connection secrets are encrypted at rest and never shown or edited here: `manage.py
-set_connection` sets them. Audit events are read-only.
+Connection secrets are encrypted at rest and never shown or edited here: the console's Connections
+page, the management API or `manage.py set_connection` set them. Audit events are read-only.
 """
 
 from __future__ import annotations

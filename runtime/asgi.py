@@ -75,6 +75,7 @@ class Runtime:
         self.executor = Executor(client, self.writer)
         self.snapshots = SnapshotCache(spawn=task_group.start_soon)
         self.transport_security = transport_security()
+        self.security = TransportSecurityMiddleware(self.transport_security)
         self.max_request_bytes = int(conf.get("MCP_MAX_REQUEST_BYTES"))
         self.session_idle_timeout = float(conf.get("MCP_SESSION_IDLE_SECONDS"))
         self.servers: dict[str, ServerRuntime] = {}
@@ -278,8 +279,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     ):
         await send_json(send, 404, not_found(request_id))
         return
-    security = TransportSecurityMiddleware(runtime.transport_security)
-    refused = await security.validate_request(Request(scope, receive), is_post=False)
+    refused = await runtime.security.validate_request(Request(scope, receive), is_post=False)
     if refused is not None:
         await refused(scope, receive, send)
         return

@@ -12,11 +12,11 @@ import logging
 import re
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from runtime import data
 
@@ -63,21 +63,23 @@ def new_event(**fields: Any) -> dict[str, Any]:
 
 
 class AuditWriter:
+    """Events queue in a plain bounded deque; the writer task is woken only when the queue was empty
+    or a batch is full, not once per event (a wake-up per event cost more than the event itself)."""
+
     def __init__(self, *, max_queue: int = 10_000, batch_size: int = 200, flush_interval: float = 0.2) -> None:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.max_queue = max_queue
         self.dropped = 0
         self.written = 0
         self._last_drop_log = 0.0
-        send, receive = anyio.create_memory_object_stream[dict[str, Any]](max_queue)
-        self._send: MemoryObjectSendStream[dict[str, Any]] = send
-        self._receive: MemoryObjectReceiveStream[dict[str, Any]] = receive
-        self._idle = anyio.Event()
+        self._queue: deque[dict[str, Any]] = deque()
+        self._wake = anyio.Event()
+        self._closed = False
 
     def emit(self, event: dict[str, Any]) -> None:
-        try:
-            self._send.send_nowait(event)
-        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+        queue = self._queue
+        if self._closed or len(queue) >= self.max_queue:
             self.dropped += 1
             now = time.monotonic()
             if now - self._last_drop_log > 5:
@@ -85,6 +87,10 @@ class AuditWriter:
                 logger.error(
                     "AUDIT EVENTS DROPPED: the audit queue is full or closed (%d dropped so far)", self.dropped
                 )
+            return
+        queue.append(event)
+        if len(queue) == 1 or len(queue) >= self.batch_size:
+            self._wake.set()
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
         for attempt in (1, 2):
@@ -99,29 +105,27 @@ class AuditWriter:
 
     async def run(self) -> None:
         """Drain the queue until it is closed (by `close`), writing in batches."""
-        async with self._receive:
-            while True:
-                try:
-                    first = await self._receive.receive()
-                except anyio.EndOfStream:
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._closed:
                     return
-                batch = [first]
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                continue
+            if len(queue) < self.batch_size and not self._closed:
+                # Let a batch gather (a wake-up from before now, e.g. during the last write, is stale).
+                self._wake = anyio.Event()
                 with anyio.move_on_after(self.flush_interval):
-                    while len(batch) < self.batch_size:
-                        try:
-                            batch.append(await self._receive.receive())
-                        except anyio.EndOfStream:
-                            break
-                while len(batch) < self.batch_size:
-                    try:
-                        batch.append(self._receive.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                await self._write(batch)
+                    await self._wake.wait()
+                self._wake = anyio.Event()
+            batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
+            await self._write(batch)
 
     def close(self) -> None:
         """No more events: `run` writes what is queued and returns."""
-        self._send.close()
+        self._closed = True
+        self._wake.set()
 
     def pending(self) -> int:
-        return self._send.statistics().current_buffer_used
+        return len(self._queue)

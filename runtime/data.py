@@ -232,14 +232,15 @@ def write_audit_events(events: list[dict[str, Any]]) -> int:
 
     fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
     ops = connection.ops
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(ops.quote_name(str(f.column)) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     suffix = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None) or ""
     sql = (
         f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {ops.quote_name(AuditEvent._meta.db_table)} "
         f"({columns}) VALUES ({placeholders}) {suffix}"
     ).rstrip()
-    rows = [[_audit_value(f, e, connection) for f in fields] for e in events]
+    plan = [(f, f.attname, f.get_internal_type()) for f in fields]
+    rows = [[_audit_value(f, name, kind, e, connection) for f, name, kind in plan] for e in events]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(events)
@@ -249,9 +250,8 @@ _PLAIN_TEXT = frozenset({"CharField", "TextField"})
 _PLAIN_INT = frozenset({"BigIntegerField", "IntegerField", "PositiveIntegerField", "SmallIntegerField"})
 
 
-def _audit_value(field: Any, event: dict[str, Any], connection: Any) -> Any:
-    value = event[field.attname] if field.attname in event else field.get_default()
-    kind = field.get_internal_type()
+def _audit_value(field: Any, name: str, kind: str, event: dict[str, Any], connection: Any) -> Any:
+    value = event[name] if name in event else field.get_default()
     if value is None:
         return None
     if kind in _PLAIN_TEXT:

@@ -207,10 +207,9 @@ async def serve(live: ServerRuntime, scope: Scope, receive: Receive, send: Send,
     )
     try:
         if method == "tools/list":
-            await _send(send, await _list_tools(live, entry, ctx, typed, request_id, version))
-            return None
-        result = await _compose(live, entry, typed, version)(ctx)
-        answer = _response(request_id, result)
+            answer = await _list_tools(live, entry, ctx, typed, request_id, version)
+        else:
+            answer = _response(request_id, await _compose(live, entry, typed, version)(ctx))
     except Exception as exc:  # the SDK dispatcher's boundary: handler failures become JSON-RPC errors
         error = handler_exception_to_error_data(exc)
         if error is None:

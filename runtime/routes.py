@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _SEG = r"[^/]+"
 _SERVER = (
@@ -36,6 +37,7 @@ class Route:
     resource_path: str  # the protected resource's path (…/mcp or …/sse)
 
 
+@lru_cache(maxsize=4096)  # every MCP request parses its path twice (config.asgi, then runtime.asgi)
 def parse(path: str) -> Route | None:
     metadata = _METADATA.match(path)
     match = metadata or _ENDPOINT.match(path)

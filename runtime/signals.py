@@ -1,12 +1,14 @@
-"""Model signals → change events, so every process drops cached principals at once.
+"""Model signals → change events, so every process drops cached principals and connections at once.
 
 Revoking a token (DOT deletes the access token; a personal token gets `revoked_at`), editing a
 user, its policies or a policy document publishes a `token` or `user` event after commit
-(`servers.events`).
+(`servers.events`). Saving or deleting a connection (console, management API, CLI, admin)
+publishes a `connection` event, on which the process's MCP runtime empties its connection cache.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.db import transaction
@@ -50,10 +52,30 @@ def _policy_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: _users_changed(user_ids))
 
 
+def _connection_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    connection_id = instance.pk
+    transaction.on_commit(lambda: events.connection_changed(connection_id))
+
+
+def _drop_cached_connections(topic: str, key: str) -> None:
+    """Empty the runtime's cached connections (and OAuth client-credentials tokens) on a `connection` event.
+
+    Called on the publishing thread or the Redis subscriber's loop; clearing a dict is atomic.
+    """
+    if topic != "connection":
+        return
+    asgi = sys.modules.get("runtime.asgi")  # not imported: this process runs no MCP runtime
+    runtime = asgi.current() if asgi is not None else None
+    if runtime is not None:
+        runtime.executor.connections.clear()
+        runtime.executor.tokens.clear()
+
+
 def connect() -> None:
     from oauth2_provider.models import get_access_token_model
 
     from oauth.models import PersonalAccessToken, Policy, User
+    from runtime.models import Connection
 
     access_token = get_access_token_model()
     for model in (access_token, PersonalAccessToken):
@@ -63,3 +85,7 @@ def connect() -> None:
     m2m_changed.connect(_user_policies_changed, sender=User.policies.through, dispatch_uid="runtime-user-policies")
     post_save.connect(_policy_changed, sender=Policy, dispatch_uid="runtime-policy-save")
     pre_delete.connect(_policy_changed, sender=Policy, dispatch_uid="runtime-policy-delete")
+    post_save.connect(_connection_changed, sender=Connection, dispatch_uid="runtime-connection-save")
+    post_delete.connect(_connection_changed, sender=Connection, dispatch_uid="runtime-connection-delete")
+    events.unsubscribe_all(_drop_cached_connections)  # connect() may run twice; listen once
+    events.subscribe_all(_drop_cached_connections)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,7 @@ def _build(record: data.ServerRecord, compiled: Any) -> ServerSnapshot:
 
 
 class SnapshotCache:
-    def __init__(self, spawn: Callable[[Callable[[str], Awaitable[Any]], str], None] | None = None) -> None:
+    def __init__(self, spawn: Callable[..., Any] | None = None) -> None:
         self._items: dict[str, ServerSnapshot] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._generations: dict[str, int] = {}

@@ -1,9 +1,7 @@
 """Sending upstream requests: one pooled client per process, credentials applied.
 
-The client is an `httpx.AsyncClient` carrying a lean keep-alive pool (`runtime.http1`) that sends
-plain HTTP/1.1 and HTTPS requests at a fraction of httpx's CPU cost; requests it does not take
-(proxies from the environment, HEAD, URLs httpx would have to normalise) and token fetches go
-through httpx itself. Neither keeps cookies: the client is shared by every caller of the process.
+The client is one `httpx.AsyncClient` per process (connection pool limits from settings). It keeps
+no cookies: it is shared by every caller of the process.
 
 Bodies are streamed and cut at `MCP_MAX_RESPONSE_BYTES` (the result then says it was truncated);
 connect and read timeouts come from the connection or settings. OAuth 2.0 client-credentials
@@ -20,7 +18,7 @@ from typing import Any
 import anyio
 import httpx
 
-from runtime import conf, http1, signing
+from runtime import conf, signing
 from runtime.data import ConnectionRecord
 from runtime.results import UpstreamResponse
 
@@ -36,35 +34,33 @@ class Sent:
 
 
 class UpstreamClient(httpx.AsyncClient):
-    """The process's upstream client: httpx, plus `pool` (runtime.http1) when no proxy is configured."""
+    """The process's upstream client; `direct` is its pooled transport for plain tool calls.
 
-    pool: http1.Pool | None = None
+    Tool calls follow no redirects, send no cookies and need no client-side auth, so they go
+    straight to httpx's pooled transport, skipping the client's per-request middleware (about a
+    tenth of a millisecond of CPU per call). With proxies from the environment (`direct` is None)
+    the client picks the route.
+    """
 
-    async def aclose(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-        await super().aclose()
+    def __init__(self, *, transport: httpx.AsyncHTTPTransport, trust_env: bool, **kwargs: Any) -> None:
+        super().__init__(transport=transport, trust_env=trust_env, **kwargs)
+        self.direct: httpx.AsyncHTTPTransport | None = None if trust_env else transport
 
 
-def new_client() -> httpx.AsyncClient:
+def new_client() -> UpstreamClient:
     max_connections = int(conf.get("MCP_UPSTREAM_MAX_CONNECTIONS"))
     max_keepalive = int(conf.get("MCP_UPSTREAM_MAX_KEEPALIVE"))
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
-    trust_env = bool(conf.get("MCP_UPSTREAM_TRUST_ENV"))
     # No redirects: a signed request must not be replayed elsewhere; no proxy settings from the
     # environment unless asked for; no cookies kept between calls of different callers.
-    client = UpstreamClient(
+    return UpstreamClient(
+        transport=httpx.AsyncHTTPTransport(limits=limits),
+        trust_env=bool(conf.get("MCP_UPSTREAM_TRUST_ENV")),
         limits=limits,
         follow_redirects=False,
-        trust_env=trust_env,
         headers={"user-agent": "openapi-mcp-console/1.0"},
         cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
     )
-    if not trust_env:  # with proxies from the environment, httpx does the routing
-        client.pool = http1.Pool(
-            max_connections=max_connections, max_keepalive=max_keepalive, default_headers=client.headers.raw
-        )
-    return client
 
 
 class TokenCache:
@@ -178,32 +174,18 @@ async def send(
     max_bytes: int,
 ) -> Sent:
     """Send and read at most `max_bytes` of the body (streamed); raises httpx errors."""
-    pool: http1.Pool | None = getattr(client, "pool", None)
-    url = request.full_url()
-    if pool is not None and pool.accepts(request.method, url):
-        started = time.monotonic()
-        result = await pool.request(
-            request.method,
-            url,
-            request.headers,
-            request.body,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_bytes=max_bytes,
-        )
-        response = UpstreamResponse(
-            status=result.status,
-            headers=result.headers,
-            body=result.body,
-            truncated=result.truncated,
-            limit=max_bytes,
-        )
-        return Sent(response, int((time.monotonic() - started) * 1000))
     timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout)
+    outgoing = client.build_request(
+        request.method, request.full_url(), headers=request.headers, content=request.body or None, timeout=timeout
+    )
     started = time.monotonic()
-    async with client.stream(
-        request.method, url, headers=request.headers, content=request.body or None, timeout=timeout
-    ) as response:
+    direct = getattr(client, "direct", None)
+    if direct is not None:
+        response = await direct.handle_async_request(outgoing)
+        response.request = outgoing
+    else:
+        response = await client.send(outgoing, stream=True)
+    try:
         body = bytearray()
         truncated = False
         async for chunk in response.aiter_bytes():
@@ -213,9 +195,12 @@ async def send(
                 truncated = True
                 break
             body.extend(chunk)
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        status = response.status_code
+    finally:
+        await response.aclose()
+    headers = {k.lower(): v for k, v in response.headers.items()}
     return Sent(
-        UpstreamResponse(status=status, headers=headers, body=bytes(body), truncated=truncated, limit=max_bytes),
+        UpstreamResponse(
+            status=response.status_code, headers=headers, body=bytes(body), truncated=truncated, limit=max_bytes
+        ),
         int((time.monotonic() - started) * 1000),
     )

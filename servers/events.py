@@ -1,11 +1,12 @@
 """Change notifications for every process's runtime caches.
 
 Topics: `server` (a server's configuration changed; the key is its id), `token` (a credential was
-revoked or changed; the key is the token's SHA-256) and `user` (a user's policies or account
-changed; the key is the user id).
+revoked or changed; the key is the token's SHA-256), `user` (a user's policies or account
+changed; the key is the user id) and `connection` (a connection was saved or deleted; the key is
+its id).
 
-Writers call `server_changed` / `token_changed` / `user_changed` after commit. With
-`settings.REDIS_URL` the message is published on a Redis channel and every process (this one
+Writers call `server_changed` / `token_changed` / `user_changed` / `connection_changed` after
+commit. With `settings.REDIS_URL` the message is published on a Redis channel and every process (this one
 included) hears it through its subscriber (`listen_redis`, run by the MCP runtime's lifespan);
 without Redis it is delivered to this process's listeners directly, and other processes notice
 through the runtime's short-TTL version checks.
@@ -26,7 +27,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "mcp-console:events"
-TOPICS = ("server", "token", "user")
+TOPICS = ("server", "token", "user", "connection")
 
 _listeners: list[Callable[[str], None]] = []  # server topic, kept for the original API
 _topic_listeners: list[Callable[[str, str], None]] = []
@@ -101,6 +102,10 @@ def token_changed(token_hash: str) -> None:
 
 def user_changed(user_id: str | int) -> None:
     publish("user", str(user_id))
+
+
+def connection_changed(connection_id: str | int) -> None:
+    publish("connection", str(connection_id))
 
 
 async def listen_redis(url: str, ready: Callable[[], None] | None = None) -> None:

@@ -57,23 +57,24 @@ def _resource(account_id: str, server_id: str = "*") -> str:
     return f"acs:openapiexplorer::{account_id}:apimcpserver/{server_id}"
 
 
-def _allowed(request: HttpRequest, operation: str, server_id: str = "*") -> bool:
+def _allowed(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> bool:
+    """Whether the user's policies allow `operation` on a server (or on `resource`, for other kinds)."""
     user: Any = request.user
     if not user.account_id:
         return False
     decision = evaluate(
         policies_for_user(user),
         f"openapiexplorer:{operation}",
-        _resource(user.account_id, server_id),
+        resource or _resource(user.account_id, server_id),
         {"acs:SourceIp": request.META.get("REMOTE_ADDR", "")},
     )
     return decision.allowed
 
 
-def _authorize(request: HttpRequest, operation: str, server_id: str = "*") -> None:
+def _authorize(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> None:
     if not getattr(request.user, "account_id", None):
         raise PermissionDenied("Your user belongs to no account, so it has no MCP servers. Operators use /admin/.")
-    if not _allowed(request, operation, server_id):
+    if not _allowed(request, operation, server_id, resource=resource):
         raise PermissionDenied(f"Your policies do not allow openapiexplorer:{operation} on this resource.")
 
 

@@ -1,4 +1,5 @@
-// Copy buttons: <button data-copy="#element-id">. The only script the console needs.
+// Copy buttons (<button data-copy="#element-id">) and the connection form's per-auth-type fields.
+// The only script the console needs; without it every page still works.
 (function () {
   "use strict";
 
@@ -42,4 +43,19 @@
       function () { flash(button, "Press Ctrl+C"); }
     );
   });
+})();
+
+// Connection form: show only the fieldset of the chosen authentication (all are shown without script).
+(function () {
+  "use strict";
+
+  var select = document.querySelector("select[name=auth_type]");
+  if (!select) { return; }
+  function sync() {
+    document.querySelectorAll("fieldset[data-auth-type]").forEach(function (fieldset) {
+      fieldset.hidden = fieldset.getAttribute("data-auth-type") !== select.value;
+    });
+  }
+  select.addEventListener("change", sync);
+  sync();
 })();

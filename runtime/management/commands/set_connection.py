@@ -1,4 +1,8 @@
-"""`manage.py set_connection`: create or replace how an account (or one user) reaches a product."""
+"""`manage.py set_connection`: create or replace how an account (or one user) reaches a product.
+
+The options are translated for `runtime.connections.connection_set`, which validates them; its
+errors name the option at fault.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oauth.models import Account, User
+from runtime.connections import AUTH_SPECS, CONFIG_WIRE, SECRET_WIRE, connection_set
 from runtime.models import Connection
+from servers.errors import ApiError
 
 AUTH_CHOICES = {
     "none": Connection.AUTH_NONE,
@@ -27,6 +33,30 @@ SECRET_ENV = {
     "token": "MCP_CONN_TOKEN",
     "password": "MCP_CONN_PASSWORD",
     "client_secret": "MCP_CONN_CLIENT_SECRET",
+}
+# Non-secret settings (`Connection.auth_config` keys) → option names.
+CONFIG_OPTIONS = {
+    "access_key_id": "access_key_id",
+    "name": "api_key_name",
+    "in": "api_key_in",
+    "prefix": "api_key_prefix",
+    "username": "username",
+    "token_url": "token_url",
+    "client_id": "client_id",
+    "scope": "scope",
+    "client_auth": "client_auth",
+}
+# The option behind each field a validation error names.
+FLAGS = {
+    "product": "--product",
+    "authType": "--auth",
+    "baseUrl": "--base-url",
+    "regionEndpoints": "--region-endpoint",
+    "defaultRegion": "--default-region",
+    "connectTimeout": "--connect-timeout",
+    "readTimeout": "--read-timeout",
+    **{f"authConfig.{CONFIG_WIRE[key]}": "--" + option.replace("_", "-") for key, option in CONFIG_OPTIONS.items()},
+    **{f"secrets.{wire}": "--" + key.replace("_", "-") for key, wire in SECRET_WIRE.items()},
 }
 
 
@@ -75,40 +105,29 @@ class Command(BaseCommand):
                 raise CommandError(f"--region-endpoint must be REGION=URL, got {item!r}")
             regions[region] = url
         auth_type = AUTH_CHOICES[opts["auth"]]
-        secrets = {key: opts.get(key) or os.environ.get(env, "") for key, env in SECRET_ENV.items()}
-        config: dict[str, Any] = {}
-        if auth_type == Connection.AUTH_ALIBABA_AK:
-            if not opts["access_key_id"] or not secrets["access_key_secret"]:
-                raise CommandError("alibaba-ak needs --access-key-id and --access-key-secret")
-            config["access_key_id"] = opts["access_key_id"]
-        elif auth_type == Connection.AUTH_API_KEY:
-            if not secrets["api_key"]:
-                raise CommandError("api-key needs --api-key")
-            config.update(name=opts["api_key_name"], prefix=opts["api_key_prefix"])
-            config["in"] = opts["api_key_in"]
-        elif auth_type == Connection.AUTH_BEARER and not secrets["token"]:
-            raise CommandError("bearer needs --token")
-        elif auth_type == Connection.AUTH_BASIC:
-            config["username"] = opts["username"]
-        elif auth_type == Connection.AUTH_OAUTH2_CC:
-            if not opts["token_url"] or not opts["client_id"] or not secrets["client_secret"]:
-                raise CommandError("oauth2-client-credentials needs --token-url, --client-id and --client-secret")
-            config.update(
-                token_url=opts["token_url"],
-                client_id=opts["client_id"],
-                scope=opts["scope"],
-                client_auth=opts["client_auth"],
+        spec = AUTH_SPECS[auth_type]
+        # Only the secrets of this auth type: MCP_CONN_* variables of other types may be set too.
+        secrets = {
+            key: opts.get(key) or os.environ.get(env, "") for key, env in SECRET_ENV.items() if key in spec.secrets
+        }
+        config = {key: opts[option] for key, option in CONFIG_OPTIONS.items() if key in spec.config}
+        try:
+            connection, created = connection_set(
+                account=account,
+                user=user,
+                product=opts["product"],
+                auth_type=auth_type,
+                base_url=opts["base_url"],
+                region_endpoints=regions,
+                default_region=opts["default_region"],
+                config=config,
+                secrets=secrets,
+                connect_timeout=opts["connect_timeout"],
+                read_timeout=opts["read_timeout"],
             )
-        connection, created = Connection.objects.get_or_create(account=account, user=user, product=opts["product"])
-        connection.base_url = opts["base_url"]
-        connection.region_endpoints = regions
-        connection.default_region = opts["default_region"]
-        connection.auth_type = auth_type
-        connection.auth_config = config
-        connection.set_secrets({k: v for k, v in secrets.items() if v})
-        connection.connect_timeout = opts["connect_timeout"]
-        connection.read_timeout = opts["read_timeout"]
-        connection.save()
+        except ApiError as exc:
+            flag = FLAGS.get(exc.field or "", "")
+            raise CommandError(f"{flag + ': ' if flag else ''}{exc.message} ({exc.code})") from None
         self.stdout.write(
             json.dumps({"id": connection.pk, "created": created, "product": connection.product, "auth": auth_type})
         )
