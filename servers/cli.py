@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
+# The same scalar, JSON and `Name.1.Key` forms the runtime sends, so a command and a call agree.
+from runtime.build import flatten, scalar
+from runtime.build import to_json as compact_json
+
 REGION_ARG = "x_mcp_region_id"
 ASSUME_ARG = "x_assume_account_id"
 ALIBABA_STYLES = frozenset({"RPC", "ROA", "OSS"})
@@ -104,22 +108,6 @@ def argv_for(
 # Values ------------------------------------------------------------------------------------------
 
 
-def scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list, tuple)):
-        return compact_json(value)
-    return str(value)
-
-
-def compact_json(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _json(value: Any) -> str:
     """A JSON body (strings too are JSON-encoded, as the runtime sends them)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -128,20 +116,6 @@ def _json(value: Any) -> str:
 def _one_line(value: str) -> str:
     """Header values cannot carry line breaks (they would start another header)."""
     return re.sub(r"[\r\n]+", " ", value)
-
-
-def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
-    """`Name.1.Key` flattening of lists and objects, as the aliyun CLI passes them to the API."""
-    if value is None:
-        return
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
-    elif isinstance(value, (list, tuple)):
-        for index, inner in enumerate(value, start=1):
-            flatten(f"{prefix}.{index}", inner, out)
-    else:
-        out.append((prefix, scalar(value)))
 
 
 def alibaba_pairs(param: Mapping[str, Any], value: Any) -> list[tuple[str, str]]:
