@@ -39,6 +39,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every server here runs on uvicorn's C parser and event loop, as `make run` serves this product
 # (the pins come from requirements.txt; .venv-bench gets the same ones for FastMCP).
 SPEED = {"loop": "uvloop", "http": "httptools"}
+# This product's own HTTP protocol: uvicorn's httptools one, head and body in one write (`make run`)
+PRODUCT_HTTP = "runtime.http_protocol:HttpToolsProtocol"
 SPEED_PACKAGES = ("httptools", "uvloop")
 BENCH_VENV = ROOT / ".venv-bench"
 PROTOCOL_VERSION = "2025-06-18"
@@ -529,10 +532,16 @@ async def run_phase(
 
 
 async def measure(
-    targets: list[Target], upstream_pid: int, seconds: float, max_calls: int, profile_dir: Path | None = None
-) -> list[dict[str, Any]]:
+    targets: list[Target],
+    upstream_pid: int,
+    seconds: float,
+    max_calls: int,
+    rounds: int = 1,
+    profile_dir: Path | None = None,
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """Every phase of every target, interleaved (operation, concurrency, then target), so that a
-    drift in the machine's load during the run touches all targets alike."""
+    drift in the machine's load during the run touches all targets alike; all of it `rounds` times.
+    Returns the per-phase medians over the rounds, and each round's rows."""
     infos: dict[tuple[str, str], dict[str, Any]] = {}
     for target in targets:
         for op in target.ops():
@@ -541,29 +550,48 @@ async def measure(
             for _ in range(50):  # warm-up with full checks of the answers
                 infos[target.label, op] = check_answer(target, op, *(await conn.request(head, body)))
             conn.close()
-    rows = []
-    for op in OPS:
-        for concurrency in (1, 16):
-            for target in targets:
-                if op not in target.ops():
-                    continue
-                spy = None
-                if profile_dir is not None and target.label == "product" and concurrency == 1:
-                    out = profile_dir / f"profile-{op}.txt"
-                    spy_argv = [str(BENCH_VENV / "bin" / "py-spy"), "record", "-p", str(target.pid), "-r", "1000"]
-                    spy_argv += ["--format", "raw", "-o", str(out), "--nonblocking"]
-                    spy = subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    await asyncio.sleep(1)
-                row = await run_phase(target, op, concurrency, seconds, upstream_pid, max_calls)
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(30)
-                row.update(infos[target.label, op])
-                rows.append(row)
-                print(format_row(row), flush=True)
+    per_round: list[list[dict[str, Any]]] = []
+    for number in range(1, rounds + 1):
+        if rounds > 1:
+            print(f"round {number} of {rounds}", flush=True)
+        rows = []
+        for op in OPS:
+            for concurrency in (1, 16):
+                for target in targets:
+                    if op not in target.ops():
+                        continue
+                    spy = None
+                    if profile_dir is not None and target.label == "product" and number == 1:
+                        out = profile_dir / f"profile-{op}-c{concurrency}.txt"
+                        spy_argv = [str(BENCH_VENV / "bin" / "py-spy"), "record", "-p", str(target.pid), "-r", "250"]
+                        spy_argv += ["--format", "raw", "-o", str(out)]
+                        spy = subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        await asyncio.sleep(1)
+                    row = await run_phase(target, op, concurrency, seconds, upstream_pid, max_calls)
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        spy.wait(30)
+                    row.update(infos[target.label, op])
+                    rows.append(row)
+                    print(format_row(row), flush=True)
+        per_round.append(rows)
     order = {t.label: i for i, t in enumerate(targets)}
-    rows.sort(key=lambda r: (order[r["target"]], list(OPS).index(r["op"]), r["concurrency"]))
-    return rows
+    medians = [median_row([r[i] for r in per_round]) for i in range(len(per_round[0]))]
+    medians.sort(key=lambda r: (order[r["target"]], list(OPS).index(r["op"]), r["concurrency"]))
+    return medians, per_round
+
+
+MEDIAN_KEYS = ("p50_ms", "p99_ms", "calls_per_s", "server_cpu_ms", "upstream_cpu_ms")
+
+
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One phase's figures over the rounds: the median of each measured figure, calls summed."""
+    merged = dict(rows[0])
+    for key in MEDIAN_KEYS:
+        merged[key] = statistics.median(float(r[key]) for r in rows)
+    merged["calls"] = sum(int(r["calls"]) for r in rows)
+    merged["errors"] = sum(int(r["errors"]) for r in rows)
+    return merged
 
 
 # Report --------------------------------------------------------------------------------------------
@@ -625,8 +653,10 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
 
 def reproduce_command(args: argparse.Namespace) -> str:
     parts = [COMMAND]
-    if args.seconds != 4:
+    if args.seconds != 3:
         parts.append(f"--seconds {args.seconds:g}")
+    if args.rounds != 3:
+        parts.append(f"--rounds {args.rounds}")
     if args.database_url:
         parts.append("--database-url <url>")
     parts += [f"--product-env {item}" for item in args.product_env]
@@ -667,7 +697,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
             "product",
             [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
             + ["--port", str(product_port), "--proxy-headers", "--no-access-log", "--log-level", "warning"]
-            + ["--loop", SPEED["loop"], "--http", SPEED["http"]],
+            + ["--loop", SPEED["loop"], "--http", PRODUCT_HTTP],
             env,
         )
         targets = [
@@ -699,8 +729,15 @@ def run_benchmark(args: argparse.Namespace) -> None:
             ]
             subprocess.run([*pip, "py-spy"], check=True)
         profile_dir = work if args.profile else None
-        rows = asyncio.run(measure(targets, upstream.pid, args.seconds, args.max_calls, profile_dir))
-        print(f"\nBy target:\n{HEADER}")
+        rows, per_round = asyncio.run(
+            measure(targets, upstream.pid, args.seconds, args.max_calls, args.rounds, profile_dir)
+        )
+        if args.rounds > 1:
+            for number, round_rows in enumerate(per_round, 1):
+                print(f"\nround {number}:")
+                print("\n".join(summary(round_rows)[:5]))
+        medians = "median over the rounds, " if args.rounds > 1 else ""
+        print(f"\nBy target ({medians}{args.seconds:g} s per phase):\n{HEADER}")
         print("\n".join(format_row(row) for row in rows))
         print()
         print("\n".join(summary(rows)))
@@ -784,7 +821,10 @@ def micro() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=4, help="length of each measured phase (default 4)")
+    parser.add_argument("--seconds", type=float, default=3, help="length of each measured phase (default 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="measure every phase this many times; report the medians (default 3)"
+    )
     parser.add_argument("--max-calls", type=int, default=200_000, help="calls per phase at most")
     parser.add_argument("--database-url", default="", help="instead of a throwaway SQLite database")
     parser.add_argument(

@@ -52,7 +52,12 @@ if not REDIS_URL:
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {}
     if REDIS_URL
-    else {"data_folder_in": str(_BROKER_DIR), "data_folder_out": str(_BROKER_DIR), "processed_folder": str(_BROKER_DIR)}
+    else {
+        "data_folder_in": str(_BROKER_DIR),
+        "data_folder_out": str(_BROKER_DIR),
+        "processed_folder": str(_BROKER_DIR),
+        "control_folder": str(_BROKER_DIR / "control"),  # exchange tables; kombu's default is ./control
+    }
 )
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -10,16 +10,20 @@ tokens are cached until shortly before they expire.
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import anyio
+import httpcore
 import httpx
 
 from runtime import conf, signing
 from runtime.data import ConnectionRecord
+from runtime.loop_backend import LoopBackend
 from runtime.results import UpstreamResponse
 
 
@@ -45,6 +49,38 @@ class UpstreamClient(httpx.AsyncClient):
     def __init__(self, *, transport: httpx.AsyncHTTPTransport, trust_env: bool, **kwargs: Any) -> None:
         super().__init__(transport=transport, trust_env=trust_env, **kwargs)
         self.direct: httpx.AsyncHTTPTransport | None = None if trust_env else transport
+        self._default_headers = {name.lower(): value for name, value in self.headers.items()}
+
+    def tool_request(self, request: signing.HttpRequest, timeout: dict[str, float | None]) -> httpx.Request:
+        """The request `build_request` would build (the client's default headers under the request's
+        own), without its per-call merging of base URL, cookies and query parameters, none of which
+        this client has."""
+        headers = dict(self._default_headers)
+        for name, value in request.headers.items():
+            headers[name.lower()] = value
+        return httpx.Request(
+            request.method,
+            request.full_url(),
+            headers=list(headers.items()),
+            content=request.body or None,
+            extensions={"timeout": timeout},
+        )
+
+
+class UpstreamTransport(httpx.AsyncHTTPTransport):
+    """httpx's pooled transport whose httpcore pool moves bytes with `LoopBackend` (the loop's own
+    transports) instead of anyio's socket streams; HTTP, pooling and TLS stay httpcore's."""
+
+    def __init__(self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
+        ssl_context = ssl_context or httpx.create_ssl_context()
+        super().__init__(verify=ssl_context, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=LoopBackend(),
+        )
 
 
 def new_client() -> UpstreamClient:
@@ -54,7 +90,7 @@ def new_client() -> UpstreamClient:
     # No redirects: a signed request must not be replayed elsewhere; no proxy settings from the
     # environment unless asked for; no cookies kept between calls of different callers.
     return UpstreamClient(
-        transport=httpx.AsyncHTTPTransport(limits=limits),
+        transport=UpstreamTransport(limits=limits),
         trust_env=bool(conf.get("MCP_UPSTREAM_TRUST_ENV")),
         limits=limits,
         follow_redirects=False,
@@ -165,6 +201,11 @@ async def apply_credentials(
         raise CredentialError(f"Unknown authentication type {kind}")
 
 
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float, read: float) -> dict[str, float | None]:
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect).as_dict()
+
+
 async def send(
     client: httpx.AsyncClient,
     request: signing.HttpRequest,
@@ -174,16 +215,18 @@ async def send(
     max_bytes: int,
 ) -> Sent:
     """Send and read at most `max_bytes` of the body (streamed); raises httpx errors."""
-    timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout)
-    outgoing = client.build_request(
-        request.method, request.full_url(), headers=request.headers, content=request.body or None, timeout=timeout
-    )
+    timeout = _timeout(connect_timeout, read_timeout)
     started = time.monotonic()
     direct = getattr(client, "direct", None)
-    if direct is not None:
+    if direct is not None and isinstance(client, UpstreamClient):
+        outgoing = client.tool_request(request, timeout)
         response = await direct.handle_async_request(outgoing)
         response.request = outgoing
     else:
+        outgoing = client.build_request(
+            request.method, request.full_url(), headers=request.headers, content=request.body or None
+        )
+        outgoing.extensions["timeout"] = timeout
         response = await client.send(outgoing, stream=True)
     try:
         body = bytearray()

@@ -151,7 +151,14 @@ class _ServerThread(threading.Thread):
         import uvicorn
 
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                http="runtime.http_protocol:HttpToolsProtocol",
+            )
         )
 
     def run(self) -> None:
