@@ -33,7 +33,10 @@ class _CoalescingTransport:
         held = self._held
         if held is not None:
             self._held = None
-            self._transport.write(held + bytes(data))
+            if len(data) <= 65536:
+                self._transport.write(held + bytes(data))
+            else:  # no copy of a large body: one vectored write where the loop supports it
+                self._transport.writelines((held, data))
         elif isinstance(data, bytes) and data.startswith(b"HTTP/1.") and data.endswith(b"\r\n\r\n"):
             self._held = data
             self._loop.call_soon(self.flush)

@@ -126,3 +126,20 @@ def test_the_transport_joins_a_head_with_the_next_write_only():
     ]
     assert closing is True
     assert pending == len(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n")
+
+
+def test_a_large_body_follows_its_head_in_order():
+    from runtime.http_protocol import _CoalescingTransport
+
+    class Lines(RecordingTransport):
+        def writelines(self, chunks: Any) -> None:
+            self.writes.append(b"".join(chunks))
+
+    async def main() -> list[bytes]:
+        recorded = Lines()
+        transport = _CoalescingTransport(recorded, asyncio.get_running_loop())  # type: ignore[arg-type]
+        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n")
+        transport.write(b"x" * 100_000)
+        return recorded.writes
+
+    assert asyncio.run(main()) == [b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n" + b"x" * 100_000]
