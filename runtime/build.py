@@ -167,6 +167,17 @@ def _path_value(value: Any, style: str, explode: bool, name: str) -> str:
     return enc(value)
 
 
+def openapi_path_value(param: dict[str, Any], value: Any) -> str:
+    """A path parameter's value, serialised by its OpenAPI style (`simple`, `label`, `matrix`)."""
+    style, explode = _oas_style(param, "simple")
+    return _path_value(value, style, explode, str(param["name"]))
+
+
+def openapi_header_value(param: dict[str, Any], value: Any) -> str:
+    """A header parameter's value, serialised by its OpenAPI style (`simple`)."""
+    return _header_value(value, _oas_style(param, "simple")[1])
+
+
 def _header_value(value: Any, explode: bool) -> str:
     if isinstance(value, list):
         return ",".join(scalar(v) for v in value)
@@ -223,24 +234,33 @@ def arg_name(param: dict[str, Any]) -> str:
     return str(param.get("x-argName") or param["name"])
 
 
-def split_arguments(api: dict[str, Any], arguments: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def split_arguments(
+    api: dict[str, Any], arguments: dict[str, Any], *, by_name: bool = False
+) -> tuple[dict[str, Any], Any]:
     """(parameter name → value for non-body parameters, body value or None).
 
     An object body is assembled from its properties given at top level or as `body.X`; a body
-    given whole under its argument name wins.
+    given whole under its argument name wins. With `by_name` (the CLI's `GenerateCLICommand`, whose
+    callers name the API's parameters) a parameter's API name is accepted as well as its tool
+    argument name, which wins when both are given.
     """
     params = api.get("parameters") or []
-    by_arg = {arg_name(p): p["name"] for p in params if p.get("in") != "body"}
+    by_arg: dict[str, str] = {}
+    if by_name:
+        by_arg.update((str(p["name"]), str(p["name"])) for p in params if p.get("in") != "body")
+    by_arg.update((arg_name(p), str(p["name"])) for p in params if p.get("in") != "body")
     values = {by_arg[k]: v for k, v in arguments.items() if k in by_arg}
+    if by_name:  # the argument name wins over the API name
+        values.update({by_arg[k]: v for k, v in arguments.items() if k in by_arg and k != by_arg[k]})
     body_param = _body_param(params)
     if body_param is None:
         return values, None
     body_arg = arg_name(body_param)
-    if body_arg in arguments and not isinstance(arguments[body_arg], dict):
-        return values, arguments[body_arg]
-    body: dict[str, Any] = {}
-    if isinstance(arguments.get(body_arg), dict):
-        body.update(arguments[body_arg])
+    given = body_arg in arguments or (by_name and body_param["name"] in arguments)
+    whole = arguments[body_arg] if body_arg in arguments else arguments.get(body_param["name"]) if by_name else None
+    if whole is not None and not isinstance(whole, dict):
+        return values, whole
+    body: dict[str, Any] = dict(whole or {})
     props = (body_param.get("schema") or {}).get("properties") or {}
     for key, value in arguments.items():
         if key.startswith(body_arg + "."):
@@ -249,7 +269,7 @@ def split_arguments(api: dict[str, Any], arguments: dict[str, Any]) -> tuple[dic
             body[key[5:]] = value
         elif key in props and key not in by_arg and key != body_arg:
             body[key] = value
-    return values, (body if body or body_arg in arguments else None)
+    return values, (body if body or (given and whole is not None) else None)
 
 
 def _oas_style(param: dict[str, Any], default: str) -> tuple[str, bool]:
@@ -295,16 +315,12 @@ def build_request(*, style: str, api: dict[str, Any], arguments: dict[str, Any],
             continue
         value = values[name]
         if location == "path":
-            if style == "OpenAPI":
-                path_style, path_explode = _oas_style(p, "simple")
-                rendered = _path_value(value, path_style, path_explode, name)
-            else:
-                rendered = quote(scalar(value), safe="~")
+            rendered = openapi_path_value(p, value) if style == "OpenAPI" else quote(scalar(value), safe="~")
             path = path.replace("{" + name + "}", rendered)
         elif location == "query":
             query.extend(openapi_query_pairs(p, value) if style == "OpenAPI" else alibaba_pairs(p, value))
         elif location == "header":
-            headers[name] = _header_value(value, _oas_style(p, "simple")[1])
+            headers[name] = openapi_header_value(p, value)
         elif location == "cookie":
             cookies.append(f"{name}={quote(scalar(value), safe='')}")
         elif location == "formData":

@@ -30,8 +30,15 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 # The same scalar, JSON and `Name.1.Key` forms the runtime sends, so a command and a call agree.
-from runtime.build import flatten, scalar
-from runtime.build import to_json as compact_json
+from runtime.build import (
+    alibaba_pairs,
+    flatten,
+    openapi_header_value,
+    openapi_path_value,
+    openapi_query_pairs,
+    scalar,
+    split_arguments,
+)
 
 REGION_ARG = "x_mcp_region_id"
 ASSUME_ARG = "x_assume_account_id"
@@ -118,21 +125,6 @@ def _one_line(value: str) -> str:
     return re.sub(r"[\r\n]+", " ", value)
 
 
-def alibaba_pairs(param: Mapping[str, Any], value: Any) -> list[tuple[str, str]]:
-    """Name/value pairs of one Alibaba Cloud parameter according to its `style`."""
-    name, style = str(param["name"]), param.get("style")
-    out: list[tuple[str, str]] = []
-    if style == "json":
-        out.append((name, compact_json(value)))
-    elif style == "simple" and isinstance(value, (list, tuple)):
-        out.append((name, ",".join(scalar(v) for v in value)))
-    elif style in ("repeatList", "flat") or isinstance(value, (Mapping, list, tuple)):
-        flatten(name, value, out)
-    else:
-        out.append((name, scalar(value)))
-    return out
-
-
 def _flag(name: str, value: str) -> list[str]:
     # The aliyun CLI reads any argument starting with "-" as an option, even where a value is
     # expected; `--Name=value` binds the value to its option whatever it starts with.
@@ -144,40 +136,12 @@ def _flag(name: str, value: str) -> list[str]:
 # Arguments → parameters --------------------------------------------------------------------------
 
 
-def arg_name(param: Mapping[str, Any]) -> str:
-    return str(param.get("x-argName") or param["name"])
-
-
-def split_arguments(api: Mapping[str, Any], arguments: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-    """(parameter name → value for non-body parameters, the body or None).
-
-    Parameters are found by tool argument name or API parameter name; an object body is assembled
-    from its properties given at top level or as `body.X` (constant parameters), or given whole.
-    """
-    params = [p for p in api.get("parameters") or [] if isinstance(p, Mapping) and p.get("name")]
-    by_arg: dict[str, str] = {}
-    for p in params:
-        if p.get("in") != "body":
-            by_arg[str(p["name"])] = str(p["name"])
-            by_arg[arg_name(p)] = str(p["name"])
-    values = {by_arg[k]: v for k, v in arguments.items() if k in by_arg and v is not None}
-    body_param = next((p for p in params if p.get("in") == "body"), None)
-    if body_param is None:
-        return values, None
-    body_arg = arg_name(body_param)
-    whole = arguments.get(body_arg, arguments.get(str(body_param["name"])))
-    if whole is not None and not isinstance(whole, Mapping):
-        return values, whole
-    body: dict[str, Any] = dict(whole or {})
-    props = (body_param.get("schema") or {}).get("properties") or {}
-    for key, value in arguments.items():
-        if key.startswith(body_arg + "."):
-            body[key[len(body_arg) + 1 :]] = value
-        elif key.startswith("body."):
-            body[key[5:]] = value
-        elif key in props and key not in by_arg and key != body_arg:
-            body[key] = value
-    return values, (body if body or whole is not None else None)
+def _split(api: Mapping[str, Any], arguments: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The runtime's split of arguments into parameters and body (`runtime.build`), accepting the
+    API's parameter names too (`GenerateCLICommand` callers use them); unset (None) values are left
+    out, as the runtime leaves them out of the request."""
+    values, body = split_arguments(dict(api), dict(arguments), by_name=True)
+    return {k: v for k, v in values.items() if v is not None}, body
 
 
 def _ordered(api: Mapping[str, Any], values: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Any]]:
@@ -212,12 +176,12 @@ def _form(pairs: list[tuple[str, str]]) -> str:
 
 def _aliyun_rpc(api: ApiLike, args: dict[str, Any], region: str | None) -> list[str]:
     argv = ["aliyun", api.product.lower(), api.api_name]
-    values, body = split_arguments(api.api, args)
+    values, body = _split(api.api, args)
     for param, value in _ordered(api.api, values):
         if param.get("in") == "header":
             argv += ["--header", _one_line(f"{param['name']}={scalar(value)}")]
             continue
-        for key, text in alibaba_pairs(param, value):
+        for key, text in alibaba_pairs(dict(param), value):
             argv += _flag(key, text)
     if isinstance(body, Mapping):
         pairs: list[tuple[str, str]] = []
@@ -230,7 +194,7 @@ def _aliyun_rpc(api: ApiLike, args: dict[str, Any], region: str | None) -> list[
 
 
 def _aliyun_roa(api: ApiLike, args: dict[str, Any], region: str | None) -> list[str]:
-    values, body = split_arguments(api.api, args)
+    values, body = _split(api.api, args)
     rendered: dict[str, str] = {}
     options: list[str] = []
     form: list[tuple[str, str]] = []
@@ -241,9 +205,9 @@ def _aliyun_roa(api: ApiLike, args: dict[str, Any], region: str | None) -> list[
         elif location == "header":
             options += ["--header", _one_line(f"{name}={scalar(value)}")]
         elif location == "formData":
-            form.extend(alibaba_pairs(param, value))
+            form.extend(alibaba_pairs(dict(param), value))
         else:
-            for key, text in alibaba_pairs(param, value):
+            for key, text in alibaba_pairs(dict(param), value):
                 options += _flag(key, text)
     argv = ["aliyun", api.product.lower(), _method(api.api), _path(api.api, rendered), *options]
     if body is not None:
@@ -259,77 +223,6 @@ def _aliyun_roa(api: ApiLike, args: dict[str, Any], region: str | None) -> list[
 
 
 # curl --------------------------------------------------------------------------------------------
-
-
-def _oas_style(param: Mapping[str, Any], default: str) -> tuple[str, bool]:
-    style = str(param.get("x-style") or param.get("style") or default)
-    explode = param.get("x-explode", param.get("explode", style == "form"))
-    return style, bool(explode)
-
-
-def _enc(value: Any) -> str:
-    return quote(scalar(value), safe="")
-
-
-def _path_value(param: Mapping[str, Any], value: Any) -> str:
-    name = str(param["name"])
-    style, explode = _oas_style(param, "simple")
-    if isinstance(value, (list, tuple)):
-        items = [_enc(v) for v in value]
-    elif isinstance(value, Mapping):
-        sep = "=" if explode else ","
-        items = [f"{quote(str(k), safe='')}{sep}{_enc(v)}" for k, v in value.items()]
-    else:
-        items = [_enc(value)]
-    if style == "label":
-        return "." + ("." if explode else ",").join(items)
-    if style == "matrix":
-        if explode and isinstance(value, (list, tuple)):
-            return "".join(f";{name}={i}" for i in items)
-        if explode and isinstance(value, Mapping):
-            return "".join(f";{i}" for i in items)
-        return f";{name}=" + ",".join(items)
-    return ",".join(items)
-
-
-def _query_pairs(param: Mapping[str, Any], value: Any) -> list[tuple[str, str]]:
-    name = str(param["name"])
-    style, explode = _oas_style(param, "form")
-    if style == "deepObject" and isinstance(value, Mapping):
-        out: list[tuple[str, str]] = []
-
-        def walk(prefix: str, inner: Any) -> None:
-            if isinstance(inner, Mapping):
-                for k, v in inner.items():
-                    walk(f"{prefix}[{k}]", v)
-            elif isinstance(inner, (list, tuple)):
-                for v in inner:
-                    walk(f"{prefix}[]", v)
-            else:
-                out.append((prefix, scalar(inner)))
-
-        walk(name, value)
-        return out
-    if isinstance(value, (list, tuple)):
-        if style == "form" and explode:
-            return [(name, scalar(v)) for v in value]
-        sep = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(style, ",")
-        return [(name, sep.join(scalar(v) for v in value))]
-    if isinstance(value, Mapping):
-        if style == "form" and explode:
-            return [(str(k), scalar(v)) for k, v in value.items()]
-        return [(name, ",".join(f"{k},{scalar(v)}" for k, v in value.items()))]
-    return [(name, scalar(value))]
-
-
-def _header_value(param: Mapping[str, Any], value: Any) -> str:
-    _, explode = _oas_style(param, "simple")
-    if isinstance(value, (list, tuple)):
-        return ",".join(scalar(v) for v in value)
-    if isinstance(value, Mapping):
-        sep = "=" if explode else ","
-        return ",".join(f"{k}{sep}{scalar(v)}" for k, v in value.items())
-    return scalar(value)
 
 
 def _base_url(api: ApiLike, base_url: str | None) -> str:
@@ -361,7 +254,7 @@ def _credential_placeholders(api: ApiLike) -> list[str]:
 
 
 def _curl(api: ApiLike, args: dict[str, Any], base_url: str | None) -> list[str]:
-    values, body = split_arguments(api.api, args)
+    values, body = _split(api.api, args)
     rendered: dict[str, str] = {}
     query: list[tuple[str, str]] = []
     headers: list[str] = []
@@ -370,13 +263,13 @@ def _curl(api: ApiLike, args: dict[str, Any], base_url: str | None) -> list[str]
     for param, value in _ordered(api.api, values):
         location, name = param.get("in"), str(param["name"])
         if location == "path":
-            rendered[name] = _path_value(param, value)
+            rendered[name] = openapi_path_value(dict(param), value)
         elif location == "query":
-            query.extend(_query_pairs(param, value))
+            query.extend(openapi_query_pairs(dict(param), value))
         elif location == "header":
-            headers += ["-H", _one_line(f"{name}: {_header_value(param, value)}")]
+            headers += ["-H", _one_line(f"{name}: {openapi_header_value(dict(param), value)}")]
         elif location == "cookie":
-            cookies.append(f"{quote(name, safe='')}={_enc(value)}")
+            cookies.append(f"{quote(name, safe='')}={quote(scalar(value), safe='')}")
         elif location == "formData":
             items = value if isinstance(value, (list, tuple)) else [value]
             form.extend((name, scalar(v)) for v in items)

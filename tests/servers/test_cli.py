@@ -348,3 +348,69 @@ def test_tool_bindings_render_like_catalog_apis(specs_dir):
     (binding,) = compiled.bindings.values()
     command = command_for(binding, {"ClusterId": "c-1", "NodepoolId": "np", "body": {"count": 2}})
     assert command == "aliyun cs POST /clusters/c-1/nodepools/np --body '{\"count\":2}'"
+
+
+# The command performs the call the runtime would make ---------------------------------------------
+
+STYLED_OAS = {
+    "path": "/teams/{team}/items/{ids}{coords}",
+    "methods": ["get"],
+    "parameters": [
+        {"name": "team", "in": "path", "x-style": "label", "x-explode": True, "schema": {"type": "object"}},
+        {"name": "ids", "in": "path", "x-style": "simple", "x-explode": False, "schema": {"type": "array"}},
+        {"name": "coords", "in": "path", "x-style": "matrix", "x-explode": True, "schema": {"type": "object"}},
+        {"name": "q", "in": "query", "x-style": "pipeDelimited", "x-explode": False, "schema": {"type": "array"}},
+        {"name": "f", "in": "query", "x-style": "deepObject", "x-explode": True, "schema": {"type": "object"}},
+        {"name": "page", "in": "query", "x-argName": "pageNumber", "schema": {"type": "integer"}},
+        {"name": "X-Trace", "in": "header", "x-style": "simple", "x-explode": True, "schema": {"type": "object"}},
+    ],
+}
+MAP_RPC = {
+    "methods": ["post"],
+    "parameters": [
+        {"name": "RegionId", "in": "query", "schema": {"type": "string"}},
+        {
+            "name": "Tags",
+            "in": "query",
+            "style": "flat",
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        {"name": "Names", "in": "query", "style": "spaceDelimited", "schema": {"type": "array"}},
+    ],
+}
+
+
+def test_curl_requests_what_the_runtime_sends():
+    from runtime.build import build_request
+
+    arguments = {
+        "team": {"name": "red", "size": 3},
+        "ids": [1, 2],
+        "coords": {"x": 1, "y": 2},
+        "q": ["a", "b c"],
+        "f": {"kind": "x", "tags": ["t1"]},
+        "pageNumber": 2,
+        "X-Trace": {"span": "s1", "sampled": True},
+    }
+    call = ApiCall("Widgets", "1.0", "listItems", "OpenAPI", STYLED_OAS, servers=("https://api.test/v1",))
+    argv = argv_for(call, arguments)
+    sent = build_request(style="OpenAPI", api=STYLED_OAS, arguments=dict(arguments), base_url="https://api.test/v1")
+    assert argv[argv.index("GET") + 1] == sent.full_url()
+    assert f"X-Trace: {sent.headers['X-Trace']}" in argv
+
+
+def test_aliyun_flags_are_the_runtime_parameters_including_maps_and_api_names():
+    from runtime.build import build_request
+
+    arguments = {"RegionId": "cn-beijing", "Tags": {"env": "prod", "team": "a b"}, "Names": ["x", "y"]}
+    argv = argv_for(ApiCall("Ecs", "2014-05-26", "TagThings", "RPC", MAP_RPC), arguments)
+    sent = build_request(style="RPC", api=MAP_RPC, arguments=dict(arguments), base_url="https://ecs.test")
+    flags = list(zip(argv[3::2], argv[4::2], strict=True))
+    assert flags == [(f"--{key}", value) for key, value in sent.query]
+    assert ("--Tags.#3#env", "prod") in flags  # map keys as the official SDK flattens them
+    # GenerateCLICommand callers may name the API's parameters instead of the tool's arguments
+    renamed = ApiCall("Widgets", "1.0", "listItems", "OpenAPI", STYLED_OAS, servers=("https://api.test/v1",))
+    by_api_name = argv_for(renamed, {"team": {"name": "r"}, "ids": [1], "coords": {"x": 1}, "page": 5})
+    by_argument = argv_for(renamed, {"team": {"name": "r"}, "ids": [1], "coords": {"x": 1}, "pageNumber": 5})
+    assert by_api_name == by_argument
+    assert "page=5" in by_api_name[by_api_name.index("GET") + 1]
