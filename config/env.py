@@ -42,3 +42,30 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def envnetworks(name: str) -> dict[str, list[str]]:
+    """A JSON object naming networks: `{"vpc-a": ["10.1.0.0/16", "10.2.0.0/16"], …}`."""
+    import ipaddress
+    import json
+
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfiguredEnv(f"{name} must be a JSON object, got {raw!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfiguredEnv(f"{name} must be a JSON object of network id → list of IP networks")
+    out: dict[str, list[str]] = {}
+    for key, cidrs in value.items():
+        if not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs):
+            raise ImproperlyConfiguredEnv(f"{name}: {key!r} must map to a list of IP networks")
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ImproperlyConfiguredEnv(f"{name}: {key!r} lists {cidr!r}, which is not an IP network") from None
+        out[str(key)] = list(cidrs)
+    return out

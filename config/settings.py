@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import envbool, envint, envlist, envstr
+from config.env import envbool, envint, envlist, envnetworks, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,6 +25,8 @@ PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 INTERNAL_BASE_URL = envstr("INTERNAL_BASE_URL", PUBLIC_BASE_URL.replace("127.0.0.1", "localhost")).rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", [])
+# Named networks for the internal URL's whitelists (SPEC §6.3): {"vpc-a": ["10.1.0.0/16"], …}
+MCP_NETWORKS = envnetworks("MCP_NETWORKS")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL, INTERNAL_BASE_URL])
 
 # Services ------------------------------------------------------------------------------------

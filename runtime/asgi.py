@@ -30,7 +30,7 @@ from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from runtime import auth, conf, fast, routes, upstream
+from runtime import auth, conf, fast, networks, routes, upstream
 from runtime.audit import AuditWriter
 from runtime.data import ServerRecord
 from runtime.executor import Executor, new_request_id
@@ -224,6 +224,14 @@ def _is_internal(scope: Scope) -> bool:
     return bool(internal) and host == internal and internal != public
 
 
+def _network_refusal(request_id: str, address: str, entries: tuple[str, ...]) -> dict[str, str]:
+    message = f"Your address {address} is not in a network allowed on this server's internal URL"
+    unknown = networks.unknown_entries(entries, settings.MCP_NETWORKS)
+    if unknown:  # say so: an id that MCP_NETWORKS does not name matches no address at all
+        message += f" (its whitelist names {', '.join(unknown)}, which MCP_NETWORKS does not define)"
+    return {"requestId": request_id, "code": "Forbidden.Network", "message": message}
+
+
 def _public_access_allowed(record: ServerRecord) -> bool:
     if record.public_access == "on":
         return True
@@ -286,7 +294,11 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     if route.endpoint == "metadata":
         await _metadata(scope, send, route, record)
         return
-    if not _is_internal(scope) and not _public_access_allowed(record):
+    internal = _is_internal(scope)
+    if internal and not networks.allowed(client_ip(scope), record.internal_networks, settings.MCP_NETWORKS):
+        await send_json(send, 403, _network_refusal(request_id, client_ip(scope), record.internal_networks))
+        return
+    if not internal and not _public_access_allowed(record):
         await send_json(
             send,
             403,

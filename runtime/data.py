@@ -52,6 +52,9 @@ class ServerRecord:
     account_public_access: bool
     updated_at: datetime | None = None
     system_tools: tuple[str, ...] = ()
+    # The internal URL's network whitelist (SPEC §6.3): the server's own list when it has
+    # `enableCustomVpcWhitelist`, else its account's; empty accepts any address.
+    internal_networks: tuple[str, ...] = ()
 
 
 def _record(server: Any) -> ServerRecord:
@@ -71,6 +74,11 @@ def _record(server: Any) -> ServerRecord:
         account_public_access=server.account.enable_public_access,
         updated_at=server.updated_at,
         system_tools=tuple(str(t) for t in server.system_tools or () if isinstance(t, str)),
+        internal_networks=tuple(
+            str(n)
+            for n in (server.vpc_whitelists if server.enable_custom_vpc_whitelist else server.account.vpc_whitelists)
+            or ()
+        ),
     )
 
 
