@@ -116,6 +116,18 @@ class PrincipalRecord:
     policies: tuple[tuple[str, Any], ...] = field(default=())  # (name, document)
 
 
+def _user_fields(user: Any) -> dict[str, Any]:
+    """The token's user, as every kind of principal records it."""
+    return {
+        "user_id": user.pk,
+        "username": user.username,
+        "account_id": str(user.account_id or ""),
+        "is_superuser": user.is_superuser,
+        "is_active": user.is_active,
+        "policies": _policies(user),
+    }
+
+
 def _policies(user: Any) -> tuple[tuple[str, Any], ...]:
     if user.is_superuser:
         from oauth.policy import ADMIN_POLICY
@@ -136,41 +148,29 @@ def principal_for_token(token_hash: str) -> PrincipalRecord | None:
         if pat.revoked_at is not None:
             return None
         PersonalAccessToken.objects.filter(pk=pat.pk).update(last_used_at=timezone.now())
-        user = pat.user
         return PrincipalRecord(
             kind="pat",
             token_hash=token_hash,
-            user_id=user.pk,
-            username=user.username,
-            account_id=str(user.account_id or ""),
-            is_superuser=user.is_superuser,
-            is_active=user.is_active,
             client_id="personal-access-token",
             scopes=("/acs/mcp-server",),
             expires_at=pat.expires_at.timestamp() if pat.expires_at else None,
             server_id=pat.server_id,
-            policies=_policies(user),
+            **_user_fields(pat.user),
         )
     token = (
         get_access_token_model().objects.select_related("user", "application").filter(token_checksum=token_hash).first()
     )
     if token is None or token.user is None:
         return None
-    user = token.user
     resources = token.resource if isinstance(token.resource, list) else []
     return PrincipalRecord(
         kind="oauth",
         token_hash=token_hash,
-        user_id=user.pk,
-        username=user.username,
-        account_id=str(user.account_id or ""),
-        is_superuser=user.is_superuser,
-        is_active=user.is_active,
         client_id=token.application.client_id if token.application else "",
         scopes=tuple(token.scope.split()),
         expires_at=token.expires.timestamp() if token.expires else None,
         resources=tuple(str(r) for r in resources),
-        policies=_policies(user),
+        **_user_fields(token.user),
     )
 
 

@@ -128,29 +128,64 @@ class Executor:
             for name, param in ((getattr(binding, "arguments", None) or {}).items())
             if (param.get("schema") or {}).get("format") == "password" or param.get("x-sensitive")
         )
+        self.audit_tool_call(
+            snap,
+            principal,
+            meta,
+            tool=tool_name,
+            action=getattr(binding, "action", "") or "",
+            arguments=audit.redact(arguments, secret_names=secret_names),
+            outcome=outcome.outcome,
+            error_code=outcome.error_code,
+            error_message=outcome.error_message,
+            started=started,
+            target_account_id=outcome.target_account_id,
+            upstream_request_id=outcome.upstream_request_id,
+            upstream=outcome.upstream,
+        )
+        return outcome.result
+
+    def audit_tool_call(
+        self,
+        snap: ServerSnapshot,
+        principal: Principal,
+        meta: CallMeta,
+        *,
+        tool: str,
+        action: str,
+        arguments: dict[str, Any],
+        outcome: str,
+        error_code: str,
+        error_message: str,
+        started: float,
+        target_account_id: str = "",
+        upstream_request_id: str = "",
+        upstream: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue the audit event of one tool call (a catalog tool or a system tool); `arguments`
+        already redacted, `started` from `time.monotonic()`."""
         self.writer.emit(
             audit.new_event(
                 kind="tool_call",
                 account_id=snap.record.account_id,
-                target_account_id=outcome.target_account_id or snap.record.account_id,
+                target_account_id=target_account_id or snap.record.account_id,
                 user_id=principal.user_id,
                 username=principal.record.username,
                 client_id=principal.client_id,
                 server_id=snap.server_id,
-                tool=tool_name,
-                action=getattr(binding, "action", "") or "",
-                arguments=audit.redact(arguments, secret_names=secret_names),
-                outcome=outcome.outcome,
-                error_code=outcome.error_code[:200],
-                error_message=outcome.error_message[:2000],
+                tool=tool,
+                action=action,
+                arguments=arguments,
+                outcome=outcome,
+                error_code=error_code[:200],
+                error_message=error_message[:2000],
                 latency_ms=int((time.monotonic() - started) * 1000),
                 source_ip=meta.source_ip,
                 request_id=meta.request_id,
-                upstream_request_id=outcome.upstream_request_id[:200],
-                upstream=outcome.upstream or {},
+                upstream_request_id=upstream_request_id[:200],
+                upstream=upstream or {},
             )
         )
-        return outcome.result
 
     async def _call(
         self, snap: ServerSnapshot, binding: Any, arguments: dict[str, Any], principal: Principal, meta: CallMeta

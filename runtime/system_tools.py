@@ -211,27 +211,17 @@ async def call(
         message = f"Internal error; request id {meta.request_id}"
         done = Done(tool_error(message, code="InternalError"), "error", "InternalError", message)
     if not done.audited:
-        executor.writer.emit(
-            audit.new_event(
-                kind="tool_call",
-                account_id=snap.record.account_id,
-                target_account_id=snap.record.account_id,
-                user_id=principal.user_id,
-                username=principal.record.username,
-                client_id=principal.client_id,
-                server_id=snap.server_id,
-                tool=name,
-                action=f"mcp:{name}",
-                arguments=audit.redact(args),
-                outcome=done.outcome,
-                error_code=done.code[:200],
-                error_message=done.message[:2000],
-                latency_ms=int((time.monotonic() - started) * 1000),
-                source_ip=meta.source_ip,
-                request_id=meta.request_id,
-                upstream_request_id="",
-                upstream={},
-            )
+        executor.audit_tool_call(
+            snap,
+            principal,
+            meta,
+            tool=name,
+            action=f"mcp:{name}",
+            arguments=audit.redact(args),
+            outcome=done.outcome,
+            error_code=done.code,
+            error_message=done.message,
+            started=started,
         )
     return done.result
 
