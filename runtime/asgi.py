@@ -294,9 +294,10 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     if route.endpoint == "metadata":
         await _metadata(scope, send, route, record)
         return
+    source_ip = client_ip(scope)
     internal = _is_internal(scope)
-    if internal and not networks.allowed(client_ip(scope), record.internal_networks, settings.MCP_NETWORKS):
-        await send_json(send, 403, _network_refusal(request_id, client_ip(scope), record.internal_networks))
+    if internal and not networks.allowed(source_ip, record.internal_networks, settings.MCP_NETWORKS):
+        await send_json(send, 403, _network_refusal(request_id, source_ip, record.internal_networks))
         return
     if not internal and not _public_access_allowed(record):
         await send_json(
@@ -325,7 +326,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     scope["user"] = AuthenticatedUser(sdk_token)
     scope["auth"] = AuthCredentials(sdk_token.scopes)
     scope["mcp.principal"] = principal
-    scope["mcp.source_ip"] = client_ip(scope)
+    scope["mcp.source_ip"] = source_ip
     scope["mcp.request_id"] = request_id
     live = runtime.server_runtime(record)
     if route.endpoint == "mcp":

@@ -245,19 +245,21 @@ def split_arguments(
     argument name, which wins when both are given.
     """
     params = api.get("parameters") or []
-    by_arg: dict[str, str] = {}
-    if by_name:
-        by_arg.update((str(p["name"]), str(p["name"])) for p in params if p.get("in") != "body")
-    by_arg.update((arg_name(p), str(p["name"])) for p in params if p.get("in") != "body")
-    values = {by_arg[k]: v for k, v in arguments.items() if k in by_arg}
-    if by_name:  # the argument name wins over the API name
-        values.update({by_arg[k]: v for k, v in arguments.items() if k in by_arg and k != by_arg[k]})
+    fields = [p for p in params if p.get("in") != "body"]
+    by_arg = {arg_name(p): str(p["name"]) for p in fields}
+    known = set(by_arg)
+    values: dict[str, Any] = {}
+    if by_name:  # an API name counts unless it is some parameter's tool argument name
+        names = {str(p["name"]) for p in fields}
+        known |= names
+        values.update((name, arguments[name]) for name in names if name in arguments and name not in by_arg)
+    values.update((name, arguments[arg]) for arg, name in by_arg.items() if arg in arguments)
     body_param = _body_param(params)
     if body_param is None:
         return values, None
     body_arg = arg_name(body_param)
-    given = body_arg in arguments or (by_name and body_param["name"] in arguments)
-    whole = arguments[body_arg] if body_arg in arguments else arguments.get(body_param["name"]) if by_name else None
+    keys = [body_arg, body_param["name"]] if by_name else [body_arg]
+    whole = next((arguments[k] for k in keys if k in arguments), None)
     if whole is not None and not isinstance(whole, dict):
         return values, whole
     body: dict[str, Any] = dict(whole or {})
@@ -267,9 +269,9 @@ def split_arguments(
             body[key[len(body_arg) + 1 :]] = value
         elif key.startswith("body."):
             body[key[5:]] = value
-        elif key in props and key not in by_arg and key != body_arg:
+        elif key in props and key not in known and key != body_arg:
             body[key] = value
-    return values, (body if body or (given and whole is not None) else None)
+    return values, (body if body or whole is not None else None)
 
 
 def _oas_style(param: dict[str, Any], default: str) -> tuple[str, bool]:

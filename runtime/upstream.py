@@ -217,10 +217,9 @@ async def send(
     """Send and read at most `max_bytes` of the body (streamed); raises httpx errors."""
     timeout = _timeout(connect_timeout, read_timeout)
     started = time.monotonic()
-    direct = getattr(client, "direct", None)
-    if direct is not None and isinstance(client, UpstreamClient):
+    if isinstance(client, UpstreamClient) and client.direct is not None:
         outgoing = client.tool_request(request, timeout)
-        response = await direct.handle_async_request(outgoing)
+        response = await client.direct.handle_async_request(outgoing)
         response.request = outgoing
     else:
         outgoing = client.build_request(
