@@ -10,14 +10,7 @@ import pytest
 
 from config.env import ImproperlyConfiguredEnv, envnetworks
 from runtime.networks import allowed, unknown_entries
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-ACCEPT = {"Accept": "application/json, text/event-stream"}
+from tests.runtime.test_mcp_auth import ACCEPT, INIT
 
 
 def test_whitelist_entries_are_networks_addresses_or_named_networks():
