@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from runtime.upstream import UpstreamTransport
+from tests.runtime.raw_http import read_request
 
 BIG = bytes(range(256)) * 4096  # 1 MiB
 
@@ -54,15 +55,9 @@ class Upstream:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ")
-                headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
+            while (request := await read_request(reader)) is not None:
+                line, _, body = request
+                path = line.split(" ")[1]
                 if path == "/slow":
                     await asyncio.sleep(2)
                 answer = {"/small": b"hello", "/big": BIG, "/echo": body, "/drop": b"bye"}.get(path, b"?")
