@@ -610,6 +610,10 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
+# FastMCP's added p50 (3.6 ms against 1.2 ms direct) on the machine the targets were set on.
+REFERENCE_FASTMCP_ADDED_MS = 2.4
+
+
 def summary(rows: list[dict[str, Any]]) -> list[str]:
     def get(target: str, op: str, concurrency: int, key: str) -> float | None:
         for row in rows:
@@ -644,6 +648,14 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
     theirs = get("fastmcp", "call_small", 1, "p50_ms")
     if direct is not None and theirs is not None:
         lines.append(f"{'  FastMCP: added p50 over direct (ms)':<56} {theirs - direct:6.2f}")
+        if ours is not None and theirs > direct:
+            # The same run at the speed of the machine the 1.0 ms target was set on, where FastMCP
+            # added REFERENCE_FASTMCP_ADDED_MS; latencies on a slower or busier machine scale alike.
+            scaled = (ours - direct) * REFERENCE_FASTMCP_ADDED_MS / (theirs - direct)
+            lines.append(
+                f"{'  product: added p50 scaled to the reference speed (ms)':<56} {scaled:6.2f}"
+                f"  (FastMCP adds {REFERENCE_FASTMCP_ADDED_MS:g} there; ≤ 1.0: {'met' if scaled <= 1.0 else 'NOT met'})"
+            )
     for target in ("product", "fastmcp"):
         size = get(target, "call_large", 1, "bytes")
         if size is not None:
