@@ -173,6 +173,13 @@ def openapi_path_value(param: dict[str, Any], value: Any) -> str:
     return _path_value(value, style, explode, str(param["name"]))
 
 
+def header_text(name: str, value: str) -> str:
+    """A header parameter's value as sent: printable ASCII (HTTP carries header values as bytes)."""
+    if not value.isascii() or any(ch < " " or ch == "\x7f" for ch in value):
+        raise BuildError(f"Header parameter {name} must be printable ASCII text")
+    return value
+
+
 def openapi_header_value(param: dict[str, Any], value: Any) -> str:
     """A header parameter's value, serialised by its OpenAPI style (`simple`)."""
     return _header_value(value, _oas_style(param, "simple")[1])
@@ -297,7 +304,7 @@ def build_request(*, style: str, api: dict[str, Any], arguments: dict[str, Any],
             if p.get("in") == "formData" or p.get("in") == "body":
                 form.extend(pairs)
             elif p.get("in") == "header":
-                request.headers[p["name"]] = scalar(values[p["name"]])
+                request.headers[p["name"]] = header_text(p["name"], scalar(values[p["name"]]))
             else:
                 request.query.extend(pairs)
         if form:
@@ -322,7 +329,7 @@ def build_request(*, style: str, api: dict[str, Any], arguments: dict[str, Any],
         elif location == "query":
             query.extend(openapi_query_pairs(p, value) if style == "OpenAPI" else alibaba_pairs(p, value))
         elif location == "header":
-            headers[name] = openapi_header_value(p, value)
+            headers[name] = header_text(name, openapi_header_value(p, value))
         elif location == "cookie":
             cookies.append(f"{name}={quote(scalar(value), safe='')}")
         elif location == "formData":

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from alibabacloud_openapi_util.client import Client as OpenApiUtil
 from alibabacloud_tea_openapi.utils import Utils as TeaUtils
 
@@ -138,3 +139,13 @@ def test_openapi_parameters_follow_style_and_explode():
     assert request.headers["X-Trace"] == "t1"
     assert json.loads(request.body) == {"title": "Bug", "assignee": "me"}
     assert request.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("value", ["héllo", "a\r\nX-Injected: 1"])
+def test_header_parameters_must_be_printable_ascii(value):
+    api = {"path": "/x", "methods": ["get"], "parameters": [{"name": "X-Trace", "in": "header"}]}
+    with pytest.raises(build.BuildError, match="Header parameter X-Trace must be printable ASCII text"):
+        build.build_request(style="OpenAPI", api=api, arguments={"X-Trace": value}, base_url="https://api.example.com")
+    rpc = {"parameters": [{"name": "X-Trace", "in": "header"}]}
+    with pytest.raises(build.BuildError, match="X-Trace"):
+        build.build_request(style="RPC", api=rpc, arguments={"X-Trace": value}, base_url="https://ecs.example.com")
