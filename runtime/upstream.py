@@ -112,13 +112,18 @@ class UpstreamTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
         ssl_context = ssl_context or httpx.create_ssl_context()
         super().__init__(verify=ssl_context, limits=limits)
-        self.pool = self._pool = httpcore.AsyncConnectionPool(
+        self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=LoopBackend(),
         )
+
+    @property
+    def pool(self) -> httpcore.AsyncConnectionPool:
+        """The httpcore pool this transport sends through (tool calls use it directly)."""
+        return self._pool
 
 
 def new_client() -> UpstreamClient:
