@@ -15,15 +15,21 @@ import uvicorn
 
 from tests.conftest import free_port
 
+# /stream sends its body only once /release has been requested (set in the server's event loop).
+_released: dict[str, asyncio.Event] = {}
+
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     await receive()
     headers = [(b"content-type", b"text/plain")]
+    released = _released.setdefault("stream", asyncio.Event())
+    if scope["path"] == "/release":
+        released.set()
     if scope["path"] == "/stream":  # a head, then body parts later (as an SSE stream does)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await asyncio.sleep(1)
+        await released.wait()
         await send({"type": "http.response.body", "body": b"part one;", "more_body": True})
         await send({"type": "http.response.body", "body": b"part two", "more_body": False})
         return
@@ -73,8 +79,11 @@ def test_small_answers_arrive_whole_on_a_kept_alive_connection(server_port):
 def test_a_streamed_answer_sends_its_head_without_waiting_for_the_body(server_port):
     with socket.create_connection(("127.0.0.1", server_port), timeout=10) as sock:
         request(sock, "/stream")
-        head = sock.recv(65536)  # the first body part is sent 1 s after the head
+        head = sock.recv(65536)  # no body part is sent before /release is requested below
         assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", server_port), timeout=10) as other:
+            request(other, "/release")
+            assert other.recv(65536).startswith(b"HTTP/1.1 200 OK")
         rest = b""
         while not rest.endswith(b"0\r\n\r\n"):
             chunk = sock.recv(65536)
@@ -111,7 +120,7 @@ def test_the_transport_joins_a_head_with_the_next_write_only():
         pending = transport.get_write_buffer_size()
         transport.write(b"body")
         transport.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
-        await asyncio.sleep(0.01)  # nothing followed in that turn of the loop: the head went alone
+        await asyncio.sleep(0)  # nothing followed in that turn of the loop: the held head's flush ran first
         transport.write(b"4\r\nlate\r\n")
         transport.write(b"HTTP/1.1 204 No Content\r\n\r\n")
         transport.close()  # a held head is written before the connection closes

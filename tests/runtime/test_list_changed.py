@@ -46,13 +46,15 @@ def _watch(url, token, server, mcp, transport):
         async with mcp.client(url, token, transport=transport, message_handler=on_message) as client:
             before = await client.list_tools()
             assert [t.name for t in before.tools] == ["Ecs-20140526-DescribeRegions"]
-            await anyio.sleep(0.3)  # let the client open its standalone stream
-            await anyio.to_thread.run_sync(_change, server)
+            # The client opens its standalone stream in the background, at a moment the test cannot
+            # observe: announce the change until both notifications arrive, within a deadline.
+            wanted = {"notifications/tools/list_changed", "notifications/prompts/list_changed"}
             with anyio.fail_after(10):
-                while (
-                    "notifications/tools/list_changed" not in seen or "notifications/prompts/list_changed" not in seen
-                ):
-                    await anyio.sleep(0.05)
+                while not wanted <= set(seen):
+                    await anyio.to_thread.run_sync(_change, server)
+                    with anyio.move_on_after(0.5):
+                        while not wanted <= set(seen):
+                            await anyio.sleep(0.02)
             after = await client.list_tools()
             assert sorted(t.name for t in after.tools) == ["Ecs-20140526-DescribeRegions", "Ecs-20140526-DescribeZones"]
 

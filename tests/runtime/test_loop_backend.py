@@ -42,6 +42,7 @@ class Upstream:
 
     def __init__(self) -> None:
         self.connections = 0
+        self.dropped = asyncio.Event()  # set once /drop's connection is closed
         self.server: asyncio.Server | None = None
 
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> int:
@@ -66,6 +67,7 @@ class Upstream:
                 if path == "/drop":
                     await asyncio.sleep(0.05)
                     writer.close()
+                    self.dropped.set()
                     return
         finally:
             writer.close()
@@ -120,7 +122,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(run):
         port = await upstream.start()
         async with client() as http:
             first = (await http.get(f"http://127.0.0.1:{port}/drop")).content
-            await asyncio.sleep(0.3)  # the server has closed the kept-alive connection meanwhile
+            await asyncio.wait_for(upstream.dropped.wait(), 5)  # the server closes the kept-alive connection
             second = (await http.get(f"http://127.0.0.1:{port}/small")).content
         await upstream.stop()
         return first, second, upstream.connections
