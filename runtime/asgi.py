@@ -4,9 +4,10 @@
 around the process, which owns the shared upstream HTTP client, the audit writer, the event
 subscription (Redis pub/sub when configured) and one task group for the SDK session managers.
 
-A request is matched to its server (404 `NotFound.ApiMcpServer` otherwise), checked against
-DNS rebinding (Host/Origin from `ALLOWED_HOSTS`, by the SDK's transport security) and public
-access, authenticated (`runtime.auth`), then handed to that server's transport
+A request is checked against DNS rebinding (Host/Origin from `ALLOWED_HOSTS`, by the SDK's
+transport security), its bearer token verified (`runtime.auth`; the same 401 challenge whether
+or not the server exists), matched to its server (404 `NotFound.ApiMcpServer` otherwise), checked
+for network and public access and the token's audience, client and account, then handed to that server's transport
 (`runtime.mcp.ServerRuntime`). The RFC 9728 metadata document of each endpoint is served here too.
 """
 
@@ -30,7 +31,7 @@ from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from runtime import auth, conf, fast, networks, routes, upstream
+from runtime import auth, conf, edge, fast, networks, routes, upstream
 from runtime.audit import AuditWriter
 from runtime.data import ServerRecord
 from runtime.executor import Executor, new_request_id
@@ -275,24 +276,23 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     if route is None or runtime is None or scope["type"] != "http":
         await send_json(send, 404, not_found(request_id))
         return
-    snap = await runtime.snapshots.get(route.server_id)
-    record = snap.record if snap is not None else None
-    if (
-        record is None
-        or record.account_id != route.account_id
-        or record.source_type != route.source_type
-        or (route.source_type == "custom" and record.name != route.name)
-        or (route.source_type == "system" and route.name not in (record.name, record.system_name))
-        or (route.product and route.product.lower() != record.system_product.lower())
-    ):
-        await send_json(send, 404, not_found(request_id))
-        return
     refused = await runtime.security.validate_request(Request(scope, receive), is_post=False)
     if refused is not None:
-        await refused(scope, receive, send)
+        await refused(scope, receive, edge.jsonrpc_errors(send))
         return
+    # Metadata and the 401 challenge come before the server is looked up: without credentials,
+    # a server that does not exist looks like one that does.
     if route.endpoint == "metadata":
-        await _metadata(scope, send, route, record)
+        await _metadata(scope, send, route, await _record(runtime, route))
+        return
+    try:
+        principal, token = await auth.verify(scope)
+    except auth.AuthFailure as failure:
+        await auth.send_auth_failure(failure, scope, send, route.resource_path)
+        return
+    record = await _record(runtime, route)
+    if record is None:
+        await send_json(send, 404, not_found(request_id))
         return
     source_ip = client_ip(scope)
     internal = _is_internal(scope)
@@ -311,7 +311,8 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
         )
         return
     try:
-        principal, token = await auth.authenticate(
+        auth.check_access(
+            principal,
             scope,
             server_id=record.id,
             account_id=record.account_id,
@@ -329,17 +330,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     scope["mcp.source_ip"] = source_ip
     scope["mcp.request_id"] = request_id
     live = runtime.server_runtime(record)
-    if route.endpoint == "mcp":
-        stateless = bool(conf.get("MCP_STATELESS_HTTP"))
-        if stateless and conf.get("MCP_FAST_PATH"):
-            # Plain stateless tools/list and tools/call are answered here (runtime.fast); the rest
-            # goes to the SDK with the body replayed.
-            remaining = await fast.serve(live, scope, receive, send, runtime.max_request_bytes)
-            if remaining is None:
-                return
-            receive = remaining
-        await live.handle_mcp(scope, receive, send, stateless=stateless)
-    elif route.endpoint == "sse":
+    if route.endpoint == "sse":
         if scope["method"] != "GET":
             await send_json(
                 send,
@@ -348,14 +339,31 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
                 [(b"allow", b"GET")],
             )
             return
-        await live.handle_sse(scope, receive, send, route.base_path)
+        await live.handle_sse(scope, receive, edge.jsonrpc_errors(send), route.base_path)
+        return
+    message = None
+    if scope["method"] == "POST":  # one JSON-RPC message, checked once for every path (runtime.edge)
+        try:
+            body, message = await edge.read_message(scope, receive, runtime.max_request_bytes)
+        except edge.Rejected as rejected:
+            await rejected.send(send)
+            return
+        except edge.ClientGone:
+            return
+        receive = edge.replay(body, receive)
+    if route.endpoint == "mcp":
+        stateless = bool(conf.get("MCP_STATELESS_HTTP"))
+        # Plain stateless tools/list and tools/call are answered here (runtime.fast); the rest goes
+        # to the SDK with the body replayed.
+        if message is not None and stateless and conf.get("MCP_FAST_PATH") and await fast.serve(live, scope, message, send):
+            return
+        await live.handle_mcp(scope, receive, edge.jsonrpc_errors(send), stateless=stateless, message=message)
     else:
-        await live.handle_messages(scope, receive, send)
+        await live.handle_messages(scope, receive, edge.jsonrpc_errors(send))
 
 
-async def _metadata(scope: Scope, send: Send, route: routes.Route, record: ServerRecord) -> None:
-    """RFC 9728 protected-resource metadata; the authorization server is this origin (DOT)."""
-    origin = auth.request_origin(scope)
+async def _metadata(scope: Scope, send: Send, route: routes.Route, record: ServerRecord | None) -> None:
+    """RFC 9728 protected-resource metadata (`runtime.auth.resource_metadata`), for any well-formed path."""
     cors = [(b"access-control-allow-origin", b"*"), (b"cache-control", b"public, max-age=300")]
     if scope["method"] == "OPTIONS":
         await send(
@@ -367,11 +375,6 @@ async def _metadata(scope: Scope, send: Send, route: routes.Route, record: Serve
         )
         await send({"type": "http.response.body", "body": b""})
         return
-    document = {
-        "resource": origin + route.resource_path,
-        "authorization_servers": [origin],
-        "scopes_supported": [auth.MCP_SCOPE],
-        "bearer_methods_supported": ["header"],
-        "resource_name": record.name,
-    }
+    client_id = record.oauth_client_id if record is not None else ""
+    document = auth.resource_metadata(scope, route.resource_path, route.name, client_id)
     await send_json(send, 200, document, cors)

@@ -27,6 +27,7 @@ from mcp.server.auth.routes import build_resource_metadata_url
 from pydantic import AnyHttpUrl
 from starlette.types import Scope, Send
 
+from oauth.authserver.issuer import issuer
 from oauth.policy import Decision, Statement, evaluate, parse_policy
 from runtime import conf, data
 
@@ -187,11 +188,12 @@ class AuthFailure(Exception):
 
 
 def request_origin(scope: Scope) -> str:
+    """The origin the client used, which is also the issuer (`oauth.authserver.issuer`)."""
     host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
     if not host:
         server = scope.get("server") or ("localhost", 80)
         host = f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}"
+    return issuer(scope.get("scheme", "http"), host)
 
 
 def resource_url(scope: Scope, resource_path: str) -> str:
@@ -243,10 +245,12 @@ def acceptable_resources(scope: Scope, base_path: str) -> set[str]:
     return {_norm(o + base_path + suffix) for o in origins for suffix in ("", "/mcp", "/sse")}
 
 
-async def authenticate(
-    scope: Scope, *, server_id: str, account_id: str, oauth_client_id: str, base_path: str
-) -> tuple[Principal, str]:
-    """The caller of an MCP request to one server, or AuthFailure."""
+async def verify(scope: Scope) -> tuple[Principal, str]:
+    """The caller behind the request's bearer token, or AuthFailure (401).
+
+    Runs before the server is looked up, so that an unauthenticated request gets the same
+    challenge whether or not the server exists (ids cannot be probed without credentials).
+    """
     token = bearer_token(scope)
     if token is None:
         raise AuthFailure(401, "invalid_request", "Authentication required: send an OAuth bearer token")
@@ -258,12 +262,18 @@ async def authenticate(
         raise AuthFailure(401, "invalid_token", "The access token has expired")
     if not record.is_active:
         raise AuthFailure(401, "invalid_token", "The token's user is disabled")
+    return principal, token
+
+
+def check_access(
+    principal: Principal, scope: Scope, *, server_id: str, account_id: str, oauth_client_id: str, base_path: str
+) -> None:
+    """Whether a verified caller may use this server at all (audience, client, scope, account)."""
+    record = principal.record
     if record.kind == "pat":
         if record.server_id and record.server_id != server_id:
             raise AuthFailure(401, "invalid_token", "The access token is restricted to another MCP server")
     else:
-        if MCP_SCOPE not in record.scopes:
-            raise AuthFailure(403, "insufficient_scope", f"The access token lacks the scope {MCP_SCOPE}")
         if record.resources:
             allowed = acceptable_resources(scope, base_path)
             if not any(_norm(r) in allowed for r in record.resources):
@@ -272,15 +282,52 @@ async def authenticate(
             raise AuthFailure(
                 401, "invalid_token", "This MCP server only accepts tokens issued to its own OAuth client"
             )
+        if MCP_SCOPE not in record.scopes:
+            raise AuthFailure(403, "insufficient_scope", f"The access token lacks the scope {MCP_SCOPE}")
     if record.account_id != account_id:
         raise AuthFailure(
             403,
             "access_denied",
-            "The token's user does not belong to the account that owns this MCP server",
+            f"You are signed in as {record.username}, a user of account {record.account_id or '(none)'}, "
+            f"but this MCP server belongs to account {account_id}: sign in as a user of that account",
             code="Forbidden.AccountMismatch",
             challenge=False,
         )
+
+
+async def authenticate(
+    scope: Scope, *, server_id: str, account_id: str, oauth_client_id: str, base_path: str
+) -> tuple[Principal, str]:
+    """The caller of an MCP request to one server, or AuthFailure."""
+    principal, token = await verify(scope)
+    check_access(
+        principal,
+        scope,
+        server_id=server_id,
+        account_id=account_id,
+        oauth_client_id=oauth_client_id,
+        base_path=base_path,
+    )
     return principal, token
+
+
+def resource_metadata(scope: Scope, resource_path: str, name: str, oauth_client_id: str) -> dict[str, Any]:
+    """RFC 9728 protected-resource metadata; the authorization server is this origin (DOT).
+
+    Answered for every well-formed MCP path, existing or not (see `verify`). A server with
+    custom OAuth names the one client whose tokens it accepts in `oauth_client_id`.
+    """
+    origin = request_origin(scope)
+    document: dict[str, Any] = {
+        "resource": origin + resource_path,
+        "authorization_servers": [origin],
+        "scopes_supported": [MCP_SCOPE],
+        "bearer_methods_supported": ["header"],
+        "resource_name": name,
+    }
+    if oauth_client_id:
+        document["oauth_client_id"] = oauth_client_id
+    return document
 
 
 def on_event(topic: str, key: str) -> None:

@@ -172,13 +172,15 @@ def test_a_session_opened_on_one_server_is_refused_on_another(
     assert refused.status_code == 404
 
 
-def test_unknown_servers_and_wrong_names_are_404_json(live_server_url, mcp, ecs_server):
+def test_unknown_servers_and_wrong_names_are_404_json(live_server_url, mcp, ecs_server, alice, pat):
+    """With valid credentials (without them every MCP path answers the same 401 challenge)."""
+    token = pat(alice)
     for path in (
         "/accounts/1/custom/nope/id/nope/mcp",
         f"/accounts/{ecs_server.account_id}/custom/wrong-name/id/{ecs_server.id}/mcp",
         f"/accounts/999/custom/{ecs_server.name}/id/{ecs_server.id}/sse",
     ):
-        response = httpx.post(live_server_url + path, json={})
+        response = httpx.post(live_server_url + path, json={}, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 404
         assert response.json()["code"] == "NotFound.ApiMcpServer"
 
