@@ -31,7 +31,7 @@ from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from runtime import auth, conf, edge, fast, networks, routes, upstream
+from runtime import auth, conf, edge, fast, limits, networks, routes, upstream
 from runtime.audit import AuditWriter
 from runtime.data import ServerRecord
 from runtime.executor import Executor, new_request_id
@@ -80,6 +80,9 @@ class Runtime:
         self.max_request_bytes = int(conf.get("MCP_MAX_REQUEST_BYTES"))
         self.session_idle_timeout = float(conf.get("MCP_SESSION_IDLE_SECONDS"))
         self.servers: dict[str, ServerRuntime] = {}
+        # Open sessions and streams per user and per server in this process (runtime.limits).
+        self.sessions = limits.Caps("sessions", "MCP_MAX_SESSIONS_PER_USER", "MCP_MAX_SESSIONS_PER_SERVER")
+        self.streams = limits.Caps("streams", "MCP_MAX_STREAMS_PER_USER", "MCP_MAX_STREAMS_PER_SERVER")
         send, receive = anyio.create_memory_object_stream[tuple[str, str]](10_000)
         self._events_in, self._events_out = send, receive
         self._loop = asyncio.get_running_loop()
@@ -344,7 +347,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     message = None
     if scope["method"] == "POST":  # one JSON-RPC message, checked once for every path (runtime.edge)
         try:
-            body, message = await edge.read_message(scope, receive, runtime.max_request_bytes)
+            body, message = await edge.read_message(scope, receive, int(conf.get("MCP_MAX_REQUEST_BYTES")))
         except edge.Rejected as rejected:
             await rejected.send(send)
             return
@@ -355,7 +358,12 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
         stateless = bool(conf.get("MCP_STATELESS_HTTP"))
         # Plain stateless tools/list and tools/call are answered here (runtime.fast); the rest goes
         # to the SDK with the body replayed.
-        if message is not None and stateless and conf.get("MCP_FAST_PATH") and await fast.serve(live, scope, message, send):
+        if (
+            message is not None
+            and stateless
+            and conf.get("MCP_FAST_PATH")
+            and await fast.serve(live, scope, message, send)
+        ):
             return
         await live.handle_mcp(scope, receive, edge.jsonrpc_errors(send), stateless=stateless, message=message)
     else:

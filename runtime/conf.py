@@ -12,11 +12,16 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from config.env import envbool, envint
+from config.env import ImproperlyConfiguredEnv, envbool, envint
 
 DEFAULTS: dict[str, int | bool] = {
     "MCP_STATELESS_HTTP": False,  # Streamable HTTP without sessions (for load balancers without affinity)
-    "MCP_SESSION_IDLE_SECONDS": 30 * 60,  # a stateful session idle this long is closed
+    "MCP_SESSION_IDLE_SECONDS": 10 * 60,  # a stateful session with no request in flight this long is closed
+    # Caps per process (runtime.limits; 0 = no cap); one more is refused with 429.
+    "MCP_MAX_SESSIONS_PER_USER": 50,  # open Streamable HTTP sessions of one user, all servers
+    "MCP_MAX_SESSIONS_PER_SERVER": 1000,  # open Streamable HTTP sessions on one server, all users
+    "MCP_MAX_STREAMS_PER_USER": 50,  # open GET / SSE / subscriptions/listen streams of one user
+    "MCP_MAX_STREAMS_PER_SERVER": 1000,  # open streams on one server, all users
     "MCP_MAX_REQUEST_BYTES": 4 * 1024 * 1024,  # MCP request bodies above this get 413
     "MCP_PRINCIPAL_TTL_SECONDS": 60,  # cached token → principal lifetime (revocations apply at once)
     "MCP_SNAPSHOT_CHECK_SECONDS": 5,  # how often a cached server re-reads its version (60 with Redis)
@@ -31,6 +36,9 @@ DEFAULTS: dict[str, int | bool] = {
     "MCP_FAST_PATH": True,  # stateless tools/list and tools/call answered without the SDK transport (runtime.fast)
 }
 
+# Settings that must be at least 1 (the rest of the integers must not be negative).
+_POSITIVE = frozenset({"MCP_SESSION_IDLE_SECONDS", "MCP_MAX_REQUEST_BYTES", "MCP_AUDIT_QUEUE_SIZE"})
+
 _values: dict[str, int | bool] = {}
 
 
@@ -44,13 +52,19 @@ def get(name: str) -> int | bool:
 
 def _read(name: str) -> int | bool:
     if hasattr(settings, name):
-        return getattr(settings, name)  # type: ignore[no-any-return]
-    default = DEFAULTS[name]
-    if isinstance(default, bool):
-        return envbool(name, default)
-    if name == "MCP_SNAPSHOT_CHECK_SECONDS" and settings.REDIS_URL:
-        default = 60
-    return envint(name, default)
+        value = getattr(settings, name)
+    else:
+        default = DEFAULTS[name]
+        if isinstance(default, bool):
+            return envbool(name, default)
+        if name == "MCP_SNAPSHOT_CHECK_SECONDS" and settings.REDIS_URL:
+            default = 60
+        value = envint(name, default)
+    if type(value) is int and value < (1 if name in _POSITIVE else 0):
+        raise ImproperlyConfiguredEnv(
+            f"{name} must be {'at least 1' if name in _POSITIVE else 'at least 0'}, got {value}"
+        )
+    return value  # type: ignore[no-any-return]
 
 
 def _forget(**kwargs: Any) -> None:

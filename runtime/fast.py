@@ -16,11 +16,11 @@ own task, and changes nothing else:
   returns, so a list that changes, or ever differs per caller, gets its own entry.
 
 Only requests it recognises completely take this path: POST, no `Mcp-Session-Id`, a handshake-era
-`MCP-Protocol-Version` (or none), the content types and `Accept` values the SDK would accept, a body
-within `MCP_MAX_REQUEST_BYTES` that is one JSON-RPC request for `tools/list` (no params) or
-`tools/call` (`name` and `arguments` only, no `_meta`) that passes the SDK's own params validation.
-Everything else (initialize, other methods, batches, `_meta`, 2026-07-28 requests, malformed
-input) goes to the SDK untouched, with the body replayed, and is answered exactly as before.
+`MCP-Protocol-Version` (or none), the `Accept` values the SDK would accept, and a message (read,
+size-capped and checked once by `runtime.edge`) that is a JSON-RPC request for `tools/list` (no
+params) or `tools/call` (`name` and `arguments` only, no `_meta`) that passes the SDK's own params
+validation. Everything else (initialize, other methods, `_meta`, 2026-07-28 requests) goes to the
+SDK untouched, with the body replayed, and is answered exactly as before.
 `MCP_FAST_PATH=0` turns this off.
 """
 
@@ -41,7 +41,7 @@ from mcp_types import methods as _methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 if TYPE_CHECKING:
     from runtime.mcp import ServerRuntime
@@ -59,24 +59,16 @@ _lists: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[list[Any], by
 
 
 def _eligible_version(scope: Scope) -> str | None:
-    """The protocol version when the headers are what the SDK's stateless handshake-era path accepts."""
-    if scope["method"] != "POST":
-        return None
-    content_type = accept = version = None
+    """The protocol version when the headers are what the SDK's stateless handshake-era path accepts
+    (the Content-Type was checked by `runtime.edge`)."""
+    accept = version = None
     for key, value in scope["headers"]:
         if key == b"mcp-session-id":
             return None
-        if key == b"content-type" and content_type is None:
-            content_type = value.decode("latin-1")
-        elif key == b"accept" and accept is None:
+        if key == b"accept" and accept is None:
             accept = value.decode("latin-1")
         elif key == b"mcp-protocol-version" and version is None:
             version = value.decode("latin-1")
-    # The transport-security check (prefix, any case) and the transport's own (exact media type).
-    if content_type is None or not content_type.lower().startswith("application/json"):
-        return None
-    if not any(part.strip() == "application/json" for part in content_type.split(";")[0].split(",")):
-        return None
     # The SDK's check_accept_headers for its SSE mode: JSON and SSE both acceptable.
     kinds = {t.strip().split(";")[0].strip().lower() for t in (accept or "").split(",")}
     wildcard = "*/*" in kinds
@@ -89,51 +81,18 @@ def _eligible_version(scope: Scope) -> str | None:
     return version if version in _HANDSHAKE else None
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, list[Message]]:
-    """The whole body, or None (with what was read) when it is larger than `limit` or the client left."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            body = b"".join(chunks)
-            return None, [{"type": "http.request", "body": body, "more_body": True}, message]
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-        if size > limit:
-            return None, [{"type": "http.request", "body": b"".join(chunks), "more_body": more}]
-        if not more:
-            return b"".join(chunks), []
+def _request(message: dict[str, Any]) -> tuple[Any, str, dict[str, Any]] | None:
+    """(id, method, params) of one JSON-RPC request this module serves, else None.
 
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
-
-
-def _request(body: bytes) -> tuple[Any, str, dict[str, Any]] | None:
-    """(id, method, params) of one JSON-RPC request this module serves, else None."""
-    try:
-        message = pydantic_core.from_json(body)
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or not message.keys() <= _MESSAGE_KEYS or message.get("jsonrpc") != "2.0":
+    `message` passed `runtime.edge.check`: one JSON-RPC object, a valid id if it has one.
+    """
+    if not message.keys() <= _MESSAGE_KEYS:
         return None
     request_id, method, params = message.get("id"), message.get("method"), message.get("params")
-    if type(request_id) not in (int, str) or method not in _METHODS:
+    if request_id is None or method not in _METHODS:
         return None
     if params is None:
         params = {}
-    elif not isinstance(params, dict):
-        return None
     if method == "tools/list":
         return (request_id, method, params) if not params else None
     if not params.keys() <= _CALL_KEYS or not isinstance(params.get("name"), str):
@@ -175,27 +134,26 @@ def _shape(live: ServerRuntime, method: str, version: str, result: Any) -> dict[
         raise MCPError(code=types.INTERNAL_ERROR, message="Handler returned an invalid result") from None
 
 
-async def serve(live: ServerRuntime, scope: Scope, receive: Receive, send: Send, max_body: int) -> Receive | None:
-    """Answer the request if it is a plain stateless tools/list or tools/call.
+async def serve(live: ServerRuntime, scope: Scope, message: dict[str, Any], send: Send) -> bool:
+    """Answer the request if it is a plain stateless tools/list or tools/call; False leaves it to the SDK.
 
-    Returns None when it was answered, else the `receive` to hand to the SDK (replaying any body read).
+    `message` is the request's JSON-RPC message, read and checked by `runtime.edge`.
     """
+    if scope["method"] != "POST":
+        return False
     version = _eligible_version(scope)
     if version is None:
-        return receive
-    body, consumed = await _read_body(receive, max_body)
-    if body is None:
-        return _replay(consumed, receive)
-    parsed = _request(body)
+        return False
+    parsed = _request(message)
     entry = live.server.get_request_handler(parsed[1]) if parsed is not None else None
     if parsed is None or entry is None:
-        return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+        return False
     request_id, method, params = parsed
     try:
         _methods.validate_client_request(method, version, params)
         typed = entry.params_type.model_validate(params, by_name=False)
     except (ValidationError, KeyError, ValueError):
-        return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+        return False
     ctx: ServerRequestContext[Any, Any] = ServerRequestContext(
         session=None,  # type: ignore[arg-type]  # stateless: no back-channel, as in the SDK's stateless mode
         lifespan_context={},
@@ -219,7 +177,7 @@ async def serve(live: ServerRuntime, scope: Scope, receive: Receive, send: Send,
             )
         answer = _error(request_id, error)
     await _send(send, answer)
-    return None
+    return True
 
 
 def _compose(live: ServerRuntime, entry: Any, typed: Any, version: str) -> Any:

@@ -13,6 +13,7 @@ put in the ASGI scope after authenticating the HTTP request that carried the mes
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -20,19 +21,21 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types as types
 from anyio.abc import TaskStatus
+from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
 from mcp.server.caching import CACHEABLE_METHODS, CacheHint
 from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.sse import SseServerTransport
+from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, PromptsListChanged, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from runtime import internal_api, system_tools
+from runtime import edge, internal_api, limits, system_tools
 from runtime.data import ServerRecord
 from runtime.executor import CallMeta, new_request_id
 
@@ -97,6 +100,38 @@ def _meta(ctx: ServerRequestContext[Any, Any]) -> CallMeta:
     )
 
 
+# The session slot of the `initialize` being served in this task (see _SessionManager).
+_opening: contextvars.ContextVar[limits.Slot | None] = contextvars.ContextVar("mcp_opening_session", default=None)
+
+
+class _SessionManager(StreamableHTTPSessionManager):
+    """The SDK's session manager, keeping the session caps (`runtime.limits`) informed.
+
+    `_admit_session` (a session is registered) and `_discard_session` (it is forgotten, however it
+    ended: DELETE, idle expiry, a refused opening request, a crash, shutdown) are the manager's own
+    seams for a session's start and end; this is the one place that relies on them
+    (tests/runtime/test_mcp_limits.py checks that counts return to zero each way).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots: dict[str, limits.Slot] = {}
+
+    def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
+        transport = super()._admit_session(requestor)
+        slot = _opening.get()
+        if transport is not None and transport.mcp_session_id and slot is not None and not slot.bound:
+            slot.bound = True
+            self._slots[transport.mcp_session_id] = slot
+        return transport
+
+    async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
+        slot = self._slots.pop(session_id, None)
+        if slot is not None:
+            slot.release()
+        await super()._discard_session(session_id, transport)
+
+
 class ServerRuntime:
     """The SDK objects serving one published server in this process."""
 
@@ -151,7 +186,7 @@ class ServerRuntime:
         async with self._manager_lock:
             found = self._managers.get(stateless)
             if found is None:
-                found = StreamableHTTPSessionManager(
+                found = _SessionManager(
                     app=self.server,
                     stateless=stateless,
                     json_response=False,
@@ -163,11 +198,46 @@ class ServerRuntime:
                 self._managers[stateless] = found
         return found
 
-    async def handle_mcp(self, scope: Scope, receive: Receive, send: Send, *, stateless: bool) -> None:
+    async def handle_mcp(
+        self, scope: Scope, receive: Receive, send: Send, *, stateless: bool, message: dict[str, Any] | None
+    ) -> None:
+        """Serve a request with the SDK's manager, within the session and stream caps (`runtime.limits`)."""
         manager = await self.manager(stateless)
-        await manager.handle_request(scope, receive, send)
+        method = scope["method"]
+        user_id = scope["mcp.principal"].user_id
+        opening = False
+        try:
+            if method == "GET" or (message is not None and message.get("method") == "subscriptions/listen"):
+                slot = self.runtime.streams.take(user_id, self.server_id)
+            elif (
+                not stateless
+                and message is not None
+                and message.get("method") == "initialize"
+                and not any(k == b"mcp-session-id" for k, _ in scope["headers"])
+            ):
+                slot = self.runtime.sessions.take(user_id, self.server_id)
+                opening = True
+            else:
+                await manager.handle_request(scope, receive, send)
+                return
+        except edge.Rejected as refused:
+            await refused.send(send)
+            return
+        token = _opening.set(slot if opening else None)
+        try:
+            await manager.handle_request(scope, receive, send)
+        finally:
+            _opening.reset(token)
+            if not slot.bound:  # a stream, or an initialize that opened no session
+                slot.release()
 
     async def handle_sse(self, scope: Scope, receive: Receive, send: Send, base_path: str) -> None:
+        """A legacy SSE connection (its session lives as long as the stream), within the stream caps."""
+        try:
+            slot = self.runtime.streams.take(scope["mcp.principal"].user_id, self.server_id)
+        except edge.Rejected as refused:
+            await refused.send(send)
+            return
         # The SDK tells the client to POST to root_path + "/messages": this server's own endpoint.
         sse_scope = dict(scope, root_path=base_path)
         try:
@@ -175,6 +245,8 @@ class ServerRuntime:
                 await self.server.run(read_stream, write_stream, self.server.create_initialization_options())
         except ValueError:
             return  # refused by the transport's checks; it already answered
+        finally:
+            slot.release()
 
     async def handle_messages(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.sse.handle_post_message(scope, receive, send)
