@@ -370,6 +370,22 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
         await live.handle_messages(scope, receive, edge.jsonrpc_errors(send))
 
 
+async def _record(runtime: Runtime, route: routes.Route) -> ServerRecord | None:
+    """The server the path names, or None when there is none with that id, account and name."""
+    snap = await runtime.snapshots.get(route.server_id)
+    record = snap.record if snap is not None else None
+    if (
+        record is None
+        or record.account_id != route.account_id
+        or record.source_type != route.source_type
+        or (route.source_type == "custom" and record.name != route.name)
+        or (route.source_type == "system" and route.name not in (record.name, record.system_name))
+        or (route.product and route.product.lower() != record.system_product.lower())
+    ):
+        return None
+    return record
+
+
 async def _metadata(scope: Scope, send: Send, route: routes.Route, record: ServerRecord | None) -> None:
     """RFC 9728 protected-resource metadata (`runtime.auth.resource_metadata`), for any well-formed path."""
     cors = [(b"access-control-allow-origin", b"*"), (b"cache-control", b"public, max-age=300")]

@@ -35,7 +35,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from runtime import edge, internal_api, limits, system_tools
+from runtime import conf, edge, internal_api, limits, system_tools
 from runtime.data import ServerRecord
 from runtime.executor import CallMeta, new_request_id
 
@@ -192,7 +192,7 @@ class ServerRuntime:
                     json_response=False,
                     security_settings=self.runtime.transport_security,
                     max_request_body_size=self.runtime.max_request_bytes,
-                    session_idle_timeout=self.runtime.session_idle_timeout,
+                    session_idle_timeout=float(conf.get("MCP_SESSION_IDLE_SECONDS")),
                 )
                 await self.runtime.task_group.start(self._run_manager, found)
                 self._managers[stateless] = found
