@@ -10,11 +10,16 @@ Reproduces what the official SDK signs (alibabacloud_tea_openapi / alibabacloud_
     Authorization    = ACS3-HMAC-SHA256 Credential=<id>,SignedHeaders=<h1;h2…>,Signature=<hex>
 
 - CanonicalURI: the path as sent (already percent-encoded), "/" when empty.
-- CanonicalQueryString: pairs sorted by name, `name=value` with the value percent-encoded
-  (RFC 3986: everything but A-Z a-z 0-9 - _ . ~), joined by "&".
+- CanonicalQueryString: pairs sorted by their decoded name, `name=value` with the name as is and the
+  value percent-encoded (RFC 3986: everything but A-Z a-z 0-9 - _ . ~), joined by "&".
 - CanonicalHeaders: each signed header `name:value\\n`, lower-case names in sorted order, values
-  trimmed (several values of one header are sorted and joined with ",").
+  trimmed. Query names and headers are maps, as the SDKs send them: one occurring twice is refused.
 - HashedRequestPayload: hex SHA-256 of the body; it must equal the `x-acs-content-sha256` header.
+
+The canonical form is computed by the official `alibabacloud-openapi-util` (`get_authorization`)
+in one place, `authorization` below: the management API verifies signatures with it and the
+runtime signs upstream calls with it (`runtime.signing`). It costs what a local copy did (about
+22 µs a signature). Tests check both against the official signers on a generated corpus.
 
 Verification also enforces what makes a signature worth something: the date is within the allowed
 skew, and host plus every `x-acs-*` header are covered by the signature. Nonce replay needs
@@ -28,7 +33,9 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote
+from typing import NamedTuple, cast
+
+from alibabacloud_openapi_util.client import Client as _OpenApiUtil
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -63,49 +70,49 @@ class SignedRequest:
     body: bytes
 
 
-def percent_encode(value: str) -> str:
-    return quote(value, safe="~", encoding="utf-8")
-
-
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def canonical_query_string(pairs: Iterable[tuple[str, str]]) -> str:
-    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(pairs))
+class _Wire(NamedTuple):
+    """The request shape `get_authorization` reads."""
+
+    method: str
+    pathname: str
+    query: dict[str, str]
+    headers: dict[str, str]
 
 
-def canonical_headers(headers: Mapping[str, str], signed: Sequence[str]) -> str:
-    lower = {k.lower(): v for k, v in headers.items()}
-    return "".join(f"{name}:{lower[name].strip()}\n" for name in signed)
-
-
-def canonical_request(
+def authorization(
+    *,
     method: str,
     path: str,
     query: Iterable[tuple[str, str]],
-    headers: Mapping[str, str],
-    signed_headers: Sequence[str],
+    headers: Iterable[tuple[str, str]],
     hashed_payload: str,
+    access_key_id: str,
+    secret: str,
 ) -> str:
-    return "\n".join(
-        [
-            method.upper(),
-            path or "/",
-            canonical_query_string(query),
-            canonical_headers(headers, signed_headers),
-            ";".join(signed_headers),
-            hashed_payload,
-        ]
-    )
+    """The `Authorization` value over every given header, computed by the official
+    `alibabacloud-openapi-util` (`get_authorization`): the one implementation of the canonical form.
+
+    The canonical form is defined over maps, as the SDKs send requests: a query name or a header that
+    occurs twice cannot be signed (SignatureError)."""
+    query_map = _unique(query, "query parameter")
+    header_map = _unique(((k.lower(), v) for k, v in headers), "header")
+    wire = _Wire(method.upper(), path or "/", query_map, header_map)
+    return cast(str, _OpenApiUtil.get_authorization(wire, ALGORITHM, hashed_payload, access_key_id, secret))
 
 
-def string_to_sign(canonical: str) -> str:
-    return f"{ALGORITHM}\n{sha256_hex(canonical.encode('utf-8'))}"
-
-
-def signature(secret: str, to_sign: str) -> str:
-    return hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+def _unique(pairs: Iterable[tuple[str, str]], what: str) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for name, value in pairs:
+        if name in mapping:
+            raise SignatureError(
+                "SignatureDoesNotMatch", f"The {what} {name} occurs twice; a signed request names it once."
+            )
+        mapping[name] = value
+    return mapping
 
 
 def sign(
@@ -118,13 +125,15 @@ def sign(
     access_key_id: str,
     secret: str,
 ) -> str:
-    """The Authorization header for a request whose every given header is signed (client side)."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    signed = sorted(lower)
-    canonical = canonical_request(method, path, query, lower, signed, sha256_hex(body))
-    return (
-        f"{ALGORITHM} Credential={access_key_id},SignedHeaders={';'.join(signed)},"
-        f"Signature={signature(secret, string_to_sign(canonical))}"
+    """`authorization` for a body (the payload hash is computed here)."""
+    return authorization(
+        method=method,
+        path=path,
+        query=query,
+        headers=headers.items(),
+        hashed_payload=sha256_hex(body),
+        access_key_id=access_key_id,
+        secret=secret,
     )
 
 
@@ -193,11 +202,16 @@ def check_request(request: SignedRequest, auth: Authorization, *, now: datetime,
 
 
 def verify_signature(request: SignedRequest, auth: Authorization, secret: str) -> None:
-    canonical = canonical_request(
-        request.method, request.path, request.query, request.headers, auth.signed_headers, sha256_hex(request.body)
+    expected = authorization(
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        headers=[(name, request.headers[name]) for name in auth.signed_headers],
+        hashed_payload=sha256_hex(request.body),
+        access_key_id=auth.access_key_id,
+        secret=secret,
     )
-    expected = signature(secret, string_to_sign(canonical))
-    if not hmac.compare_digest(expected, auth.signature):
+    if not hmac.compare_digest(expected.rpartition("Signature=")[2], auth.signature):
         raise SignatureError(
             "SignatureDoesNotMatch",
             "The request signature does not conform to Aliyun standards: the ACS3-HMAC-SHA256 signature "

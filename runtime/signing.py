@@ -1,21 +1,21 @@
 """Request signing for upstream calls (pure: no Django, no I/O).
 
-`sign_acs3` is Alibaba Cloud's signature V3 (`ACS3-HMAC-SHA256`), computed exactly as
-`alibabacloud-tea-openapi`'s `Utils.get_authorization` does (tests verify our requests with that
-package). The other helpers apply API keys, bearer tokens and HTTP basic credentials.
+`sign_acs3` is Alibaba Cloud's signature V3 (`ACS3-HMAC-SHA256`): the headers the official SDK
+sends, signed with the one canonical form in `oauth.acs3` (which the management API also verifies
+with; tests prove it byte-equal to the official `get_authorization`). The other helpers apply
+API keys, bearer tokens and HTTP basic credentials.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
-ACS3 = "ACS3-HMAC-SHA256"
+from oauth import acs3
+from oauth.acs3 import sha256_hex
 
 
 @dataclass
@@ -56,43 +56,6 @@ def encode(value: str) -> str:
     return quote(value, safe="~", encoding="utf-8")
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def canonical_query(query: list[tuple[str, str]]) -> str:
-    pairs = sorted((encode(k), encode(v)) for k, v in query)
-    return "&".join(f"{k}={v}" for k, v in pairs)
-
-
-def canonical_headers(headers: dict[str, str]) -> tuple[str, str]:
-    """(canonical header block, signed header list) over every header given."""
-    merged: dict[str, list[str]] = {}
-    for name, value in headers.items():
-        merged.setdefault(name.lower(), []).append(str(value).strip())
-    keys = sorted(merged)
-    block = "".join(f"{k}:{','.join(sorted(merged[k]))}\n" for k in keys)
-    return block, ";".join(keys)
-
-
-def acs3_authorization(
-    *,
-    method: str,
-    path: str,
-    query: list[tuple[str, str]],
-    headers: dict[str, str],
-    payload_hash: str,
-    key_id: str,
-    secret: str,
-) -> str:
-    """The `Authorization` value for already-prepared signed headers (all of `headers` are signed)."""
-    block, signed = canonical_headers(headers)
-    canonical_request = f"{method.upper()}\n{path or '/'}\n{canonical_query(query)}\n{block}\n{signed}\n{payload_hash}"
-    string_to_sign = f"{ACS3}\n{sha256_hex(canonical_request.encode())}"
-    signature = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
-    return f"{ACS3} Credential={key_id},SignedHeaders={signed},Signature={signature}"
-
-
 def sign_acs3(
     request: HttpRequest,
     *,
@@ -115,22 +78,23 @@ def sign_acs3(
     request.set_header("x-acs-version", version)
     request.set_header("x-acs-date", stamp)
     request.set_header("x-acs-signature-nonce", nonce or uuid.uuid4().hex)
-    request.set_header("x-acs-content-sha256", sha256_hex(request.body))
+    payload_hash = sha256_hex(request.body)
+    request.set_header("x-acs-content-sha256", payload_hash)
     if not any(k.lower() == "accept" for k in request.headers):
         request.set_header("accept", "application/json")
     if security_token:
         request.set_header("x-acs-accesskey-id", access_key_id)
         request.set_header("x-acs-security-token", security_token)
-    signed = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+    signed = [(k, v) for k, v in request.headers.items() if k.lower() != "authorization"]
     request.set_header(
         "Authorization",
-        acs3_authorization(
+        acs3.authorization(
             method=request.method,
             path=request.path,
             query=request.query,
             headers=signed,
-            payload_hash=sha256_hex(request.body),
-            key_id=access_key_id,
+            hashed_payload=payload_hash,
+            access_key_id=access_key_id,
             secret=access_key_secret,
         ),
     )
