@@ -1,17 +1,23 @@
 """RAM-style policy documents: parsing, validation and evaluation (pure, no Django).
 
-Explicit Deny wins, then Allow, default deny. `Action` and `Resource` are case-insensitive globs
-for actions (as RAM does) and case-sensitive globs for resources. Supported conditions:
-`IpAddress`/`NotIpAddress` on `acs:SourceIp`, `StringEquals`/`StringNotEquals`/`StringLike` on any
-key (e.g. `mcp:ServerId`, `mcp:ClientId`).
+Explicit Deny wins, then Allow, default deny. `Action` and `Resource` are globs in which `*`
+matches any run of characters and `?` one character (nothing else is special): case-insensitive
+for actions (as RAM does), case-sensitive for resources. Conditions: `IpAddress`/`NotIpAddress`
+(IPs or CIDRs, IPv4 and IPv6) on `acs:SourceIp`, and `StringEquals`/`StringNotEquals`/
+`StringLike`/`StringNotLike` on any key (e.g. `mcp:ServerId`, `mcp:ClientId`). Condition keys are
+case-insensitive, values case-sensitive; the operators of one statement must all hold (AND), the
+values of one key are alternatives (OR). A key missing from the request context satisfies only the
+negated operators.
+
+`evaluate_intersection` decides against several policy sets at once (an assumed role's policies
+and a server's `assumeRoleExtraPolicy`): allowed only when every set allows.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -35,10 +41,18 @@ class Statement:
 
 @dataclass(frozen=True)
 class Decision:
+    """The outcome of one evaluation, with the statement that decided it (none for a default deny)."""
+
     allowed: bool
     reason: str  # "allow", "explicit-deny" or "implicit-deny"
     statement: dict[str, Any] | None = None
     policy_name: str | None = None
+    statement_index: int | None = None
+    scope: str = ""  # which policy set decided (evaluate_intersection), "" for a single set
+
+
+Policies = list[tuple[str, list[Statement]]]
+"""Named, parsed policies: `[(policy name, statements), …]`."""
 
 
 def _as_list(value: Any, where: str) -> tuple[str, ...]:
@@ -98,7 +112,9 @@ def parse_policy(document: Any) -> list[Statement]:
 
 @lru_cache(maxsize=4096)
 def _glob(pattern: str, case_insensitive: bool) -> re.Pattern[str]:
-    return re.compile(fnmatch.translate(pattern), re.IGNORECASE if case_insensitive else 0)
+    """`*` and `?` are wildcards; everything else (brackets included) matches itself."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(f"(?s:{body})\\Z", re.IGNORECASE if case_insensitive else 0)
 
 
 def _match_any(patterns: tuple[str, ...], value: str, case_insensitive: bool) -> bool:
@@ -106,7 +122,7 @@ def _match_any(patterns: tuple[str, ...], value: str, case_insensitive: bool) ->
 
 
 def _condition_holds(op: str, key: str, values: tuple[str, ...], context: dict[str, str]) -> bool:
-    actual = context.get(key)
+    actual = context.get(key.lower())
     if op in ("IpAddress", "NotIpAddress"):
         if actual is None:
             return op == "NotIpAddress"
@@ -134,24 +150,37 @@ def _statement_applies(st: Statement, action: str, resource: str, context: dict[
     )
 
 
-def evaluate(
-    policies: list[tuple[str, list[Statement]]],
-    action: str,
-    resource: str,
-    context: dict[str, str] | None = None,
-) -> Decision:
-    """Decide `action` on `resource` against named, parsed policies."""
-    context = context or {}
+def evaluate(policies: Policies, action: str, resource: str, context: dict[str, str] | None = None) -> Decision:
+    """Decide `action` on `resource` against named, parsed policies (the first allowing statement is named)."""
+    lowered = {k.lower(): v for k, v in (context or {}).items()}
     allow: Decision | None = None
     for name, statements in policies:
         for st in statements:
-            if not _statement_applies(st, action, resource, context):
+            if not _statement_applies(st, action, resource, lowered):
                 continue
             if st.effect == "Deny":
-                return Decision(False, "explicit-deny", st.source, name)
+                return Decision(False, "explicit-deny", st.source, name, st.index)
             if allow is None:
-                allow = Decision(True, "allow", st.source, name)
+                allow = Decision(True, "allow", st.source, name, st.index)
     return allow or Decision(False, "implicit-deny")
+
+
+def evaluate_intersection(
+    sets: list[tuple[str, Policies]], action: str, resource: str, context: dict[str, str] | None = None
+) -> Decision:
+    """Decide against every named policy set: allowed only if all allow; an explicit Deny in any set wins.
+
+    The decision carries the name of the set that decided it (`scope`): the first set that denies
+    explicitly, else the first that does not allow, else the first set (whose statement allowed).
+    """
+    decisions = [replace(evaluate(policies, action, resource, context), scope=label) for label, policies in sets]
+    if not decisions:
+        return Decision(False, "implicit-deny")
+    for wanted in ("explicit-deny", "implicit-deny"):
+        for decision in decisions:
+            if decision.reason == wanted:
+                return decision
+    return decisions[0]
 
 
 ADMIN_POLICY: dict[str, Any] = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
