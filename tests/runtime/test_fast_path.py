@@ -163,7 +163,8 @@ def test_what_the_fast_path_does_not_take_is_answered_by_the_sdk(live_server_url
         content=json.dumps(call),
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"},
     )
-    assert wrong_type.status_code == 400
+    assert wrong_type.status_code == 415  # runtime.edge, before either path
+    assert wrong_type.json()["error"]["code"] == -32600
 
     unauthenticated = httpx.post(url, json=call, headers={"Accept": "application/json, text/event-stream"})
     assert unauthenticated.status_code == 401
