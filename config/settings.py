@@ -141,6 +141,13 @@ FIELD_ENCRYPTION_KEY = envstr(
 # AccessKey signatures: allowed clock skew and nonce retention.
 SIGNATURE_MAX_SKEW_SECONDS = envint("SIGNATURE_MAX_SKEW_SECONDS", 15 * 60)
 
+# Sign-in throttling (oauth.throttle): failed console logins, token requests and signatures are
+# counted per user (client, AccessKey) and per address in windows of SIGNIN_LOCKOUT_SECONDS; at the
+# limit further attempts are refused until the window ends. 0 turns a limit off.
+SIGNIN_MAX_FAILURES = envint("SIGNIN_MAX_FAILURES", 10)
+SIGNIN_MAX_FAILURES_PER_ADDRESS = envint("SIGNIN_MAX_FAILURES_PER_ADDRESS", 50)
+SIGNIN_LOCKOUT_SECONDS = envint("SIGNIN_LOCKOUT_SECONDS", 15 * 60)
+
 # OAuth 2.1 authorization server (django-oauth-toolkit; its models are not swapped).
 OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,

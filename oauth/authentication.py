@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 
-from oauth import acs3, internal_credentials
+from oauth import acs3, internal_credentials, throttle
 from oauth.crypto import decrypt
 from oauth.models import AccessKey, UsedNonce, User
 from servers.errors import ApiError
@@ -58,7 +58,11 @@ def _principal(user: User | None, method: str, credential: str, request: HttpReq
         raise ApiError(
             "Forbidden.NoAccount", f"User {user.username} belongs to no account, so it has no servers to manage.", 403
         )
-    return Principal(user, str(user.account_id), method, credential, request.META.get("REMOTE_ADDR", ""))
+    return Principal(user, str(user.account_id), method, credential, throttle.client_address(request))
+
+
+def _throttled(exc: throttle.Throttled) -> ApiError:
+    return ApiError(exc.code, exc.message, 429, headers={"Retry-After": str(exc.retry_after)})
 
 
 # AccessKey signatures --------------------------------------------------------------------------
@@ -95,18 +99,41 @@ def _use_nonce(access_key_id: str, nonce: str) -> None:
 
 
 def authenticate_signature(request: HttpRequest, header: str) -> Principal:
+    """Wrong secrets and unknown AccessKey ids count as failed sign-ins (oauth.throttle): per key
+    and per address; at a limit the request is refused with 429 before its signature is checked."""
     try:
         auth = acs3.parse_authorization(header)
+    except acs3.SignatureError as exc:
+        raise ApiError(exc.code, exc.message, exc.status) from None
+    address = throttle.client_address(request)
+    by_key = throttle.for_user("accesskey", auth.access_key_id, "AccessKey")
+    by_address = throttle.for_address("accesskey", address)
+    try:
+        counts = throttle.check(by_key, by_address)
+    except throttle.Throttled as exc:
+        raise _throttled(exc) from None
+    try:
         signed = _signed_request(request)
         acs3.check_request(signed, auth, now=timezone.now(), max_skew_seconds=settings.SIGNATURE_MAX_SKEW_SECONDS)
         key = AccessKey.objects.select_related("user").filter(pk=auth.access_key_id).first()
         if key is None:
+            throttle.fail(by_address)
             raise acs3.SignatureError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
         if key.revoked_at is not None:
             raise acs3.SignatureError("InvalidAccessKeyId.Inactive", "Specified access key is disabled.", 400)
-        acs3.verify_signature(signed, auth, decrypt(key.secret_encrypted))
+        try:
+            acs3.verify_signature(signed, auth, decrypt(key.secret_encrypted))
+        except acs3.SignatureError:
+            tripped = throttle.fail(by_key, by_address)
+            if tripped:
+                from oauth.signin import record_tripped
+
+                record_tripped(tripped, user=key.user, action="signin:AccessKey", source_ip=address)
+            raise
     except acs3.SignatureError as exc:
         raise ApiError(exc.code, exc.message, exc.status) from None
+    if counts.get(by_key):
+        throttle.reset(by_key)
     _use_nonce(key.pk, signed.headers["x-acs-signature-nonce"])
     now = timezone.now()
     AccessKey.objects.filter(pk=key.pk).filter(
@@ -124,13 +151,21 @@ def _audiences(request: HttpRequest) -> set[str]:
 
 
 def authenticate_bearer(request: HttpRequest, token_value: str) -> Principal:
+    """Unknown tokens count as failed sign-ins of the address (oauth.throttle); at the limit the
+    address's bearer requests are refused with 429 before the token is looked up."""
     from oauth2_provider.models import get_access_token_model
 
+    by_address = throttle.for_address("bearer", throttle.client_address(request))
+    try:
+        throttle.check(by_address)
+    except throttle.Throttled as exc:
+        raise _throttled(exc) from None
     checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
     token: Any = (
         get_access_token_model().objects.select_related("user", "application").filter(token_checksum=checksum).first()
     )
     if token is None:
+        throttle.fail(by_address)
         raise _unauthorized("InvalidToken", "The access token is not valid (unknown or revoked).")
     if token.is_expired():
         raise _unauthorized("InvalidToken.Expired", "The access token has expired; refresh it or sign in again.")

@@ -93,6 +93,7 @@ class AuditEvent(models.Model):
 
     KIND_TOOL_CALL = "tool_call"
     KIND_MANAGEMENT = "management"
+    KIND_SIGNIN = "signin"  # a failed or throttled sign-in (oauth.signin)
 
     event_id = models.CharField(max_length=40, unique=True)
     kind = models.CharField(max_length=16, default=KIND_TOOL_CALL)

@@ -60,6 +60,17 @@ def _system_servers_off_by_default(settings: Any) -> None:
     settings.SYSTEM_SERVERS = False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_signin_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test counts failed sign-ins (oauth.throttle) from zero: every test calls from 127.0.0.1,
+    and with Redis the counters would otherwise be shared with other tests and other test runs."""
+    import uuid
+
+    from oauth import throttle
+
+    monkeypatch.setattr(throttle, "KEY_PREFIX", f"throttle-test-{uuid.uuid4().hex}")
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = settings.REDIS_URL or os.environ.get("TEST_REDIS_URL", "")
