@@ -174,9 +174,12 @@ def openapi_path_value(param: dict[str, Any], value: Any) -> str:
 
 
 def header_text(name: str, value: str) -> str:
-    """A header parameter's value as sent: printable ASCII (HTTP carries header values as bytes)."""
+    """A header parameter's value as sent: printable ASCII (HTTP carries header values as bytes),
+    without leading or trailing spaces (HTTP strips them, so the value would not arrive as given)."""
     if not value.isascii() or any(ch < " " or ch == "\x7f" for ch in value):
         raise BuildError(f"Header parameter {name} must be printable ASCII text")
+    if value != value.strip(" "):
+        raise BuildError(f"Header parameter {name} must not start or end with spaces")
     return value
 
 

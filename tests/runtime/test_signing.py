@@ -149,3 +149,15 @@ def test_header_parameters_must_be_printable_ascii(value):
     rpc = {"parameters": [{"name": "X-Trace", "in": "header"}]}
     with pytest.raises(build.BuildError, match="X-Trace"):
         build.build_request(style="RPC", api=rpc, arguments={"X-Trace": value}, base_url="https://ecs.example.com")
+
+
+@pytest.mark.parametrize("value", [" t1", "t1 ", " "])
+def test_header_parameters_must_not_start_or_end_with_spaces(value):
+    api = {"path": "/x", "methods": ["get"], "parameters": [{"name": "X-Trace", "in": "header"}]}
+    with pytest.raises(build.BuildError, match="Header parameter X-Trace must not start or end with spaces"):
+        build.build_request(style="OpenAPI", api=api, arguments={"X-Trace": value}, base_url="https://api.example.com")
+    # Spaces inside the value are fine.
+    inside = build.build_request(
+        style="OpenAPI", api=api, arguments={"X-Trace": "t 1"}, base_url="https://api.example.com"
+    )
+    assert inside.headers["X-Trace"] == "t 1"
