@@ -14,15 +14,18 @@ import logging
 from functools import cached_property
 from typing import Any, cast
 
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from config import database
 from servers.api import audit
 from servers.api import router as servers_router
 from servers.api.common import (
     ManagementAuth,
     ManagementParser,
+    error_response,
     on_api_error,
     on_http_error,
     on_not_found,
@@ -72,6 +75,17 @@ class ManagementApi(NinjaAPI):
         return response
 
 
+def on_database_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """No pooled connection became free within DB_POOL_TIMEOUT: 503, retry; anything else: 500."""
+    if not database.pool_exhausted(exc):
+        return on_unexpected(request, exc)
+    logger.warning("management API request %s %s: %s", request.method, request.path, database.busy_message())
+    busy = ApiError(
+        database.BUSY_CODE, database.busy_message(), 503, headers={"Retry-After": database.RETRY_AFTER_SECONDS}
+    )
+    return error_response(request, busy)
+
+
 api = ManagementApi(
     title="OpenAPI MCP Server management API",
     version="2024-11-30",
@@ -88,6 +102,7 @@ api.add_exception_handler(ApiError, cast(Any, on_api_error))
 api.add_exception_handler(ValidationError, cast(Any, on_validation_error))
 api.add_exception_handler(HttpError, cast(Any, on_http_error))
 api.add_exception_handler(Http404, cast(Any, on_not_found))
+api.add_exception_handler(OperationalError, cast(Any, on_database_error))
 api.add_exception_handler(Exception, cast(Any, on_unexpected))
 
 api.add_router("", servers_router)

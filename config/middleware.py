@@ -1,12 +1,118 @@
-"""Management API answers in its own error format even where the framework answers first."""
+"""Middleware of the whole site: response headers, debug pages, the database pool's refusal, and
+the management API's error format where the framework answers first."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 
+from config import database
+from config.debug import from_loopback
 from servers.api.common import request_id
+
+logger = logging.getLogger(__name__)
+
+# The console loads its one script and its one stylesheet from /static/ and has no inline script or
+# style; the management API's Swagger UI (ninja's bundled files) needs no more. No `form-action`:
+# Chromium applies it to the redirect after a form post, which would block the OAuth consent form's
+# redirect to the client's (loopback or custom-scheme) redirect URI.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
+
+
+class SecurityHeaders:
+    """Content-Security-Policy and Permissions-Policy on every answer, and `Cache-Control: no-store`
+    on every answer to a signed-in browser (its request carries the session cookie, or the answer
+    sets it), except static files and answers that set their own Cache-Control.
+
+    Django's SecurityMiddleware adds nosniff, Referrer-Policy, Cross-Origin-Opener-Policy and (on
+    https) HSTS; XFrameOptionsMiddleware adds `X-Frame-Options: DENY`.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not _debug_page(request, response):  # Django's debug pages use inline styles and scripts
+            response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        session_cookie = settings.SESSION_COOKIE_NAME
+        signed_in = session_cookie in request.COOKIES or session_cookie in response.cookies
+        if signed_in and "Cache-Control" not in response and not request.path.startswith(settings.STATIC_URL):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
+def _debug_page(request: HttpRequest, response: HttpResponse) -> bool:
+    return (
+        settings.DEBUG
+        and response.status_code in (400, 404, 500)
+        and response.get("Content-Type", "").startswith("text/")
+        and from_loopback(request)
+    )
+
+
+class DebugPagesOnLoopback:
+    """With DEBUG on, a client that is not on loopback gets the production 404 page, not Django's
+    technical one listing the URL patterns (errors: `config.debug.LoopbackExceptionReporter`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # No URL matched (Resolver404, answered by Django's technical 404 under DEBUG): no view ran.
+        if response.status_code == 404 and request.resolver_match is None and _hide_debug(request):
+            return defaults.page_not_found(request, Http404())
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404) and _hide_debug(request):
+            return defaults.page_not_found(request, exception)
+        return None
+
+
+def _hide_debug(request: HttpRequest) -> bool:
+    return settings.DEBUG and not from_loopback(request)
+
+
+class DatabaseBusy:
+    """No pooled database connection became free in time: a 503 JSON answer instead of an error page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not database.pool_exhausted(exception):
+            return None
+        rid = request_id(request)
+        logger.warning("request %s %s %s: %s", rid, request.method, request.path, database.busy_message())
+        response = JsonResponse(database.busy_body(rid), status=503)
+        response["Retry-After"] = database.RETRY_AFTER_SECONDS
+        response["x-acs-request-id"] = rid
+        return response
 
 
 class ManagementMethodNotAllowed:

@@ -7,8 +7,9 @@ subscription (Redis pub/sub when configured) and one task group for the SDK sess
 A request is checked against DNS rebinding (Host/Origin from `ALLOWED_HOSTS`, by the SDK's
 transport security), its bearer token verified (`runtime.auth`; the same 401 challenge whether
 or not the server exists), matched to its server (404 `NotFound.ApiMcpServer` otherwise), checked
-for network and public access and the token's audience, client and account, then handed to that server's transport
-(`runtime.mcp.ServerRuntime`). The RFC 9728 metadata document of each endpoint is served here too.
+for network and public access (`runtime.network_access`) and the token's audience, client and
+account, then handed to that server's transport (`runtime.mcp.ServerRuntime`). The RFC 9728
+metadata document of each endpoint is served here too.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from runtime import auth, conf, edge, fast, limits, networks, routes, upstream
+from config import database
+from runtime import auth, conf, edge, fast, limits, network_access, routes, upstream
 from runtime.audit import AuditWriter
 from runtime.data import ServerRecord
 from runtime.executor import Executor, new_request_id
@@ -228,22 +230,6 @@ def _is_internal(scope: Scope) -> bool:
     return bool(internal) and host == internal and internal != public
 
 
-def _network_refusal(request_id: str, address: str, entries: tuple[str, ...]) -> dict[str, str]:
-    message = f"Your address {address} is not in a network allowed on this server's internal URL"
-    unknown = networks.unknown_entries(entries, settings.MCP_NETWORKS)
-    if unknown:  # say so: an id that MCP_NETWORKS does not name matches no address at all
-        message += f" (its whitelist names {', '.join(unknown)}, which MCP_NETWORKS does not define)"
-    return {"requestId": request_id, "code": "Forbidden.Network", "message": message}
-
-
-def _public_access_allowed(record: ServerRecord) -> bool:
-    if record.public_access == "on":
-        return True
-    if record.public_access == "off":
-        return False
-    return record.account_public_access
-
-
 # The application ---------------------------------------------------------------------------------
 
 
@@ -259,7 +245,13 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
     try:
         await _serve(scope, receive, tracking_send, request_id)
-    except Exception:
+    except Exception as exc:
+        if database.pool_exhausted(exc):  # every pooled database connection stayed busy: retry
+            logger.warning("MCP request %s: %s", request_id, database.busy_message())
+            if not started:
+                retry = [(b"retry-after", database.RETRY_AFTER_SECONDS.encode())]
+                await send_json(send, 503, database.busy_body(request_id), retry)
+            return
         logger.exception("MCP request %s %s failed (request %s)", scope.get("method"), scope.get("path"), request_id)
         if not started:
             await send_json(
@@ -298,20 +290,21 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
         await send_json(send, 404, not_found(request_id))
         return
     source_ip = client_ip(scope)
-    internal = _is_internal(scope)
-    if internal and not networks.allowed(source_ip, record.internal_networks, settings.MCP_NETWORKS):
-        await send_json(send, 403, _network_refusal(request_id, source_ip, record.internal_networks))
-        return
-    if not internal and not _public_access_allowed(record):
-        await send_json(
-            send,
-            403,
-            {
-                "requestId": request_id,
-                "code": "Forbidden.PublicAccess",
-                "message": "Public access to this MCP server is off; use its internal URL",
-            },
+    refused = await network_access.refusal(record, internal=_is_internal(scope), source_ip=source_ip)
+    if refused is not None:  # public access off, or an address outside the internal URL's whitelist
+        code, message = refused
+        network_access.audit_refusal(
+            runtime.writer,
+            record,
+            principal,
+            code=code,
+            message=message,
+            source_ip=source_ip,
+            request_id=request_id,
+            method=str(scope.get("method", "")),
+            endpoint=route.endpoint,
         )
+        await send_json(send, 403, {"requestId": request_id, "code": code, "message": message})
         return
     try:
         auth.check_access(

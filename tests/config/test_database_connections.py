@@ -1,0 +1,206 @@
+"""PostgreSQL connections stay within the pool under concurrent requests, authenticated or not.
+
+The live server (tests/conftest.py `live_server_url`) runs the real ASGI application under uvicorn
+in a thread of this test process, so this process has one connection pool for the test's own
+thread, the live server's sync-view threads and the MCP runtime's data threads. The test database
+is this process's alone (named after its pid), so every session on it, but the counting one, is a
+pooled connection of this process: the count must stay within the pool's size, with no allowance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.conftest import service_unavailable
+
+pytestmark = pytest.mark.services
+
+
+def use_pool(*, max_size: int, timeout: float) -> dict[str, Any] | None:
+    """Replace this process's pool by one of `max_size` connections; returns the previous options.
+
+    Every thread's connection shares the settings dict, and Django keeps one pool per alias for the
+    process, made on the next connection from the options then in the settings.
+    """
+    options = connection.settings_dict["OPTIONS"]
+    previous = options.get("pool")
+    connection.close()
+    connection.close_pool()
+    options["pool"] = {"min_size": 1, "max_size": max_size, "timeout": timeout}
+    return previous
+
+
+def restore_pool(previous: dict[str, Any] | None) -> None:
+    connection.close()
+    connection.close_pool()
+    connection.settings_dict["OPTIONS"]["pool"] = previous
+
+
+@pytest.fixture
+def postgres() -> None:
+    if connection.vendor != "postgresql":
+        service_unavailable("PostgreSQL", "DATABASE_URL is not PostgreSQL")
+    if not connection.settings_dict["OPTIONS"].get("pool"):
+        pytest.fail("PostgreSQL without a connection pool: DB_POOL_MAX_SIZE is 0")
+
+
+@pytest.fixture
+def no_signin_throttling(settings: Any) -> None:
+    """Many refused credentials from one address; the throttle's own refusals are tested elsewhere."""
+    settings.SIGNIN_MAX_FAILURES = 0
+    settings.SIGNIN_MAX_FAILURES_PER_ADDRESS = 0
+
+
+class SessionCounter:
+    """Samples the sessions on the test database (but its own) from a thread, keeping the peak."""
+
+    def __init__(self) -> None:
+        s = connection.settings_dict
+        self.database = s["NAME"]
+        self.conn = psycopg.connect(
+            host=s["HOST"] or None,
+            port=s["PORT"] or None,
+            user=s["USER"] or None,
+            password=s["PASSWORD"] or None,
+            dbname=self.database,
+            autocommit=True,
+        )
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def count(self) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [self.database],
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.count())
+            self.samples += 1
+            self._stop.wait(0.005)
+
+    def __enter__(self) -> SessionCounter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.peak = max(self.peak, self.count())
+        self.conn.close()
+
+
+@pytest.fixture
+def pool_of_four(postgres: None, live_server_url: str) -> Iterator[int]:
+    previous = use_pool(max_size=4, timeout=60)
+    yield 4
+    restore_pool(previous)
+
+
+async def fire(requests: list[tuple[str, str, dict[str, str]]]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        return await asyncio.gather(*(client.request(method, url, headers=h) for method, url, h in requests))
+
+
+def test_150_concurrent_requests_stay_within_the_pool(
+    live_server_url, pool_of_four, alice, signed_client, no_signin_throttling
+):
+    client = signed_client(alice)
+    base = live_server_url
+    signed = [("GET", f"{base}/apimcpservers", client.headers_for("GET", "/apimcpservers", [], b"")) for _ in range(40)]
+    badly_signed = [
+        ("GET", f"{base}/apimcpservers", client.headers_for("GET", "/apimcpservers", [], b"", secret="wrong"))
+        for _ in range(40)
+    ]
+    bearer = [("GET", f"{base}/apimcpservers", {"authorization": "Bearer nope"}) for _ in range(40)]
+    # The MCP runtime looks servers and tokens up through its own data threads (runtime/data.py).
+    mcp = [
+        (
+            "POST",
+            f"{base}/accounts/{alice.account_id}/custom/x/id/{uuid.uuid4().hex[:16]}/mcp",
+            {"authorization": f"Bearer mcp_pat_{uuid.uuid4().hex}"},
+        )
+        for _ in range(30)
+    ]
+    requests = signed + badly_signed + bearer + mcp
+    assert len(requests) == 150
+
+    with SessionCounter() as sessions:
+        responses = asyncio.run(fire(requests))
+
+    statuses = [r.status_code for r in responses]
+    assert all(status < 500 for status in statuses), sorted(set(statuses))
+    assert statuses[:40] == [200] * 40
+    assert {r.json()["code"] for r in responses[40:80]} == {"SignatureDoesNotMatch"}
+    assert set(statuses[80:120]) == {401}
+    assert set(statuses[120:]) <= {401, 404}  # refused, whether the server or the token is looked up first
+    assert sessions.samples > 0
+    assert 1 <= sessions.peak <= pool_of_four, f"{sessions.peak} sessions on the test database"
+
+
+@pytest.fixture
+def pool_of_one(postgres: None, live_server_url: str) -> Iterator[None]:
+    previous = use_pool(max_size=1, timeout=0.5)
+    yield
+    restore_pool(previous)
+
+
+def held_connection() -> None:
+    """This thread takes the pool's only connection (and keeps it until the test ends)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def assert_busy(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["code"] == "ServiceUnavailable"
+    assert "no database connection became free" in body["message"]
+    assert "Traceback" not in response.text
+
+
+def test_the_management_api_answers_503_when_no_connection_frees_up(live_server_url, pool_of_one):
+    held_connection()
+    assert_busy(httpx.get(f"{live_server_url}/apimcpservers", headers={"authorization": "Bearer nope"}, timeout=30))
+
+
+def test_a_console_page_answers_503_when_no_connection_frees_up(live_server_url, pool_of_one):
+    held_connection()
+    # A session cookie makes the page look the session up in the database.
+    response = httpx.get(f"{live_server_url}/", cookies={"sessionid": "x" * 32}, timeout=30)
+    assert_busy(response)
+
+
+def test_an_mcp_endpoint_answers_503_when_no_connection_frees_up(live_server_url, pool_of_one):
+    held_connection()
+    response = httpx.post(
+        f"{live_server_url}/accounts/1/custom/x/id/{uuid.uuid4().hex[:16]}/mcp",
+        headers={"authorization": f"Bearer mcp_pat_{uuid.uuid4().hex}"},
+        timeout=30,
+    )
+    assert_busy(response)
+
+
+def test_requests_are_served_again_once_a_connection_is_free(live_server_url, pool_of_one):
+    held_connection()
+    assert_busy(httpx.get(f"{live_server_url}/apimcpservers", headers={"authorization": "Bearer nope"}, timeout=30))
+    connection.close()  # back to the pool
+    again = httpx.get(f"{live_server_url}/apimcpservers", headers={"authorization": "Bearer nope"}, timeout=30)
+    assert again.status_code == 401
