@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 import dj_database_url
 
-from config.env import envbool, envint, envlist, envnetworks, envstr
+from config import keyfile
+from config.env import ImproperlyConfiguredEnv, envbool, envint, envlist, envnetworks, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = envbool("DEBUG", True)
-SECRET_KEY = envstr("SECRET_KEY", "dev-insecure-secret-key-change-me" if DEBUG else "")
+(BASE_DIR / "var").mkdir(exist_ok=True)  # the embedded default's database, broker, key and run files
+# Development: a random key made on first run and kept in var/secret_key (config/keyfile.py).
+SECRET_KEY = envstr("SECRET_KEY", "")
 if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+    if not DEBUG:
+        raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = keyfile.read_or_create(BASE_DIR / "var" / "secret_key")
+# With DEBUG on, Django's debug pages are shown to loopback clients only (config/debug.py).
+DEFAULT_EXCEPTION_REPORTER = "config.debug.LoopbackExceptionReporter"
 
 PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 INTERNAL_BASE_URL = envstr("INTERNAL_BASE_URL", PUBLIC_BASE_URL.replace("127.0.0.1", "localhost")).rstrip("/")
@@ -29,17 +37,46 @@ TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", [])
 MCP_NETWORKS = envnetworks("MCP_NETWORKS")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL, INTERNAL_BASE_URL])
 
+# Cookies and response headers (docs/security.md). Secure cookies and HSTS when the public base
+# URL is https. Django believes X-Forwarded-Proto only behind TRUSTED_PROXIES: without them the
+# scheme is the ASGI server's (uvicorn's --proxy-headers, which checks the peer itself).
+HTTPS = PUBLIC_BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", HTTPS)
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 # Services ------------------------------------------------------------------------------------
 DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 REDIS_URL = envstr("REDIS_URL", "")
 REQUIRE_SERVICES = envbool("REQUIRE_SERVICES", False)
 
-(BASE_DIR / "var").mkdir(exist_ok=True)  # the embedded default's database, broker and run files
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+# No persistent connections (CONN_MAX_AGE 0): under ASGI every request runs its sync code in a
+# thread of its own, so a kept connection would stay behind with that thread. On PostgreSQL a
+# per-process psycopg pool bounds the connections instead; a request waits up to DB_POOL_TIMEOUT
+# for a free one, then gets a 503 (config.middleware.DatabaseBusy). DB_POOL_MAX_SIZE=0: no pool,
+# a connection per request, closed at its end (for an external pooler such as PgBouncer).
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if "DB_CONN_MAX_AGE" in os.environ:
+    raise ImproperlyConfiguredEnv("DB_CONN_MAX_AGE is gone: connections are pooled (DB_POOL_MAX_SIZE, DB_POOL_TIMEOUT)")
+DB_POOL_MIN_SIZE = envint("DB_POOL_MIN_SIZE", 2)
+DB_POOL_MAX_SIZE = envint("DB_POOL_MAX_SIZE", 10)
+DB_POOL_TIMEOUT = envint("DB_POOL_TIMEOUT", 10)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    if not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE or DB_POOL_TIMEOUT <= 0:
+        raise ImproperlyConfiguredEnv("need 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE and DB_POOL_TIMEOUT > 0")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web + worker) share the file: wait for locks instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -83,6 +120,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeaders",
+    "config.middleware.DebugPagesOnLoopback",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -90,6 +129,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.ManagementMethodNotAllowed",
+    "config.middleware.DatabaseBusy",
 ]
 
 ROOT_URLCONF = "config.urls"
