@@ -27,8 +27,9 @@ from mcp.server.auth.routes import build_resource_metadata_url
 from pydantic import AnyHttpUrl
 from starlette.types import Scope, Send
 
+from oauth import access
 from oauth.authserver.issuer import issuer
-from oauth.policy import Decision, Statement, evaluate, parse_policy
+from oauth.policy import Policies
 from runtime import conf, data
 
 MCP_SCOPE = "/acs/mcp-server"
@@ -39,9 +40,9 @@ class Principal:
     """A verified caller. `decide` memoises policy decisions per (action, resource, context)."""
 
     record: data.PrincipalRecord
-    statements: list[tuple[str, list[Statement]]]
+    statements: Policies
     fetched_at: float
-    _decisions: dict[tuple[str, str, tuple[tuple[str, str], ...]], Decision] = field(default_factory=dict)
+    _decisions: dict[tuple[str, str, tuple[tuple[str, str], ...]], access.Decision] = field(default_factory=dict)
     _sdk_token: AccessToken | None = None
 
     @property
@@ -56,11 +57,12 @@ class Principal:
     def client_id(self) -> str:
         return self.record.client_id
 
-    def decide(self, action: str, resource: str, context: dict[str, str]) -> Decision:
-        key = (action.lower(), resource, tuple(sorted(context.items())))
+    def decide(self, action: str, resource: str, context: dict[str, str]) -> access.Decision:
+        """`oauth.access.decide` with this caller's policies, remembered for the principal's lifetime."""
+        key = (action, resource, tuple(sorted(context.items())))
         decision = self._decisions.get(key)
         if decision is None:
-            decision = evaluate(self.statements, action, resource, context)
+            decision = access.decide(self.statements, action, resource, context)
             if len(self._decisions) > 4096:
                 self._decisions.clear()
             self._decisions[key] = decision
@@ -156,13 +158,7 @@ class PrincipalCache:
                 while len(self._misses) > self.max_size:
                     self._misses.popitem(last=False)
             return None
-        statements = []
-        for name, document in record.policies:
-            try:
-                statements.append((name, parse_policy(document)))
-            except ValueError:
-                continue  # a policy stored before validation existed must not lock everyone out
-        principal = Principal(record, statements, now)
+        principal = Principal(record, access.parse_named(record.policies), now)
         if current:
             self._items[token_hash] = principal
             self._items.move_to_end(token_hash)

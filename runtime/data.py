@@ -55,6 +55,10 @@ class ServerRecord:
     # The internal URL's network whitelist (SPEC §6.3): the server's own list when it has
     # `enableCustomVpcWhitelist`, else its account's; empty accepts any address.
     internal_networks: tuple[str, ...] = ()
+    # Multi-account (SPEC §6.4, runtime.roles): run calls in another account as its role.
+    assume_role: bool = False
+    assume_role_name: str = ""
+    assume_role_extra_policy: str = ""
 
 
 def _record(server: Any) -> ServerRecord:
@@ -79,6 +83,9 @@ def _record(server: Any) -> ServerRecord:
             for n in (server.vpc_whitelists if server.enable_custom_vpc_whitelist else server.account.vpc_whitelists)
             or ()
         ),
+        assume_role=server.enable_assume_role,
+        assume_role_name=server.assume_role_name,
+        assume_role_extra_policy=server.assume_role_extra_policy or "",
     )
 
 
@@ -171,6 +178,34 @@ def principal_for_token(token_hash: str) -> PrincipalRecord | None:
         expires_at=token.expires.timestamp() if token.expires else None,
         resources=tuple(str(r) for r in resources),
         **_user_fields(token.user),
+    )
+
+
+# Roles (runtime.roles; cached there) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleRecord:
+    """A role of an account as assume-role needs it: whom it trusts and its policies."""
+
+    account_id: str
+    name: str
+    trusted_account_ids: tuple[str, ...]
+    policies: tuple[tuple[str, Any], ...]  # (name, document)
+
+
+@_in_thread
+def role_for(account_id: str, name: str) -> RoleRecord | None:
+    from oauth.models import Role
+
+    role = Role.objects.filter(account_id=account_id, name=name).prefetch_related("policies").first()
+    if role is None:
+        return None
+    return RoleRecord(
+        account_id=str(role.account_id),
+        name=role.name,
+        trusted_account_ids=tuple(str(a) for a in role.trusted_account_ids or ()),
+        policies=tuple((p.name, p.document) for p in role.policies.all()),
     )
 
 

@@ -1,8 +1,11 @@
 """Executing one tool call (SPEC §5.3).
 
-validate arguments (precompiled validator) → authorize `{product}:{ApiName}` for the caller →
-connection of the caller's account (the user's own first) → endpoint (region) → build → sign →
-send (pooled client, timeouts, size cap) → map to a result → enqueue the audit event.
+validate arguments (precompiled validator) → authorize `{product}:{ApiName}` for the caller
+(`oauth.access`), or, with `x_assume_account_id` naming another account, assume that account's role
+and authorize with the role's policies (`runtime.roles`) → connection of the target account (in the
+caller's own account the user's own connection first) → endpoint (region) → build → sign → send
+(pooled client, timeouts, size cap) → map to a result → enqueue the audit event (with the target
+account, so the event is visible in both accounts).
 
 Tool failures are `isError` results naming what went wrong; nothing here raises to the client.
 """
@@ -18,11 +21,13 @@ from typing import Any
 
 import httpx
 
-from runtime import audit, build, conf, data, endpoints, internal_api, upstream
+from oauth import access
+from runtime import audit, build, conf, data, endpoints, internal_api, roles, upstream
 from runtime.auth import Principal
 from runtime.results import UpstreamResponse, map_response, request_id_of, tool_error
 from runtime.snapshot import ServerSnapshot
 from servers import cli
+from servers.system_tools import is_management_api
 
 logger = logging.getLogger(__name__)
 
@@ -87,10 +92,6 @@ def validation_message(errors: list[Any]) -> str:
     return "; ".join(lines)
 
 
-def policy_resource(product: str, region: str, account_id: str) -> str:
-    return f"acs:{product.lower()}:{region or '*'}:{account_id}:*"
-
-
 class Executor:
     def __init__(self, client: httpx.AsyncClient, writer: audit.AuditWriter) -> None:
         self.client = client
@@ -144,6 +145,20 @@ class Executor:
             upstream=outcome.upstream,
         )
         return outcome.result
+
+    async def _assume(
+        self, snap: ServerSnapshot, principal: Principal, target: str, context: dict[str, str]
+    ) -> roles.AssumedRole:
+        """The role of account `target` this call runs as (SPEC §6.4), or roles.AssumeRoleRefused."""
+        if not snap.record.assume_role:
+            raise roles.AssumeRoleRefused(
+                "Forbidden.AssumeRole", "This MCP server does not run tools in other accounts (enableAssumeRole is off)"
+            )
+        role_name = snap.record.assume_role_name
+        may_assume = principal.decide(access.ASSUME_ROLE_ACTION, access.role_resource(target, role_name), context)
+        return await roles.assume(
+            may_assume, target_account_id=target, role_name=role_name, server_account_id=snap.record.account_id
+        )
 
     def audit_tool_call(
         self,
@@ -199,34 +214,55 @@ class Executor:
         region = str(arguments.pop(REGION_ARG, "") or "")
         target = str(arguments.pop(ASSUME_ARG, "") or "")
         if target and target != snap.record.account_id:
-            message = "Running tools in another account (x_assume_account_id) is not available on this server yet"
-            return Outcome(
-                tool_error(message, code="Unsupported.AssumeRole"), "error", "Unsupported.AssumeRole", message
-            )
-        account_id = snap.record.account_id
-        decision = principal.decide(
-            binding.action,
-            policy_resource(binding.product, region, account_id),
-            {"acs:SourceIp": meta.source_ip, "mcp:ServerId": snap.server_id, "mcp:ClientId": principal.client_id},
+            outcome = await self._call_in(snap, binding, arguments, principal, meta, region, target)
+            outcome.target_account_id = target
+            return outcome
+        return await self._call_in(snap, binding, arguments, principal, meta, region, "")
+
+    async def _call_in(
+        self,
+        snap: ServerSnapshot,
+        binding: Any,
+        arguments: dict[str, Any],
+        principal: Principal,
+        meta: CallMeta,
+        region: str,
+        target: str,
+    ) -> Outcome:
+        """The call in the server's account (`target` empty) or, as its role, in account `target`."""
+        context = access.request_context(
+            source_ip=meta.source_ip, server_id=snap.server_id, client_id=principal.client_id
         )
+        account_id = target or snap.record.account_id
+        resource = access.tool_resource(binding.product, region, account_id)
+        if target:
+            try:
+                role = await self._assume(snap, principal, target, context)
+            except roles.AssumeRoleRefused as refused:
+                status = "denied" if refused.code.startswith("Forbidden") else "error"
+                return Outcome(tool_error(refused.message, code=refused.code), status, refused.code, refused.message)
+            decision = role.decide(snap.record.assume_role_extra_policy, binding.action, resource, context)
+        else:
+            decision = principal.decide(binding.action, resource, context)
         if not decision.allowed:
-            why = (
-                f"explicitly denied by policy {decision.policy_name}"
-                if decision.reason == "explicit-deny"
-                else "no policy allows it"
-            )
-            message = f"You are not allowed to perform {binding.action} ({why})"
             return Outcome(
-                tool_error(message, code="Forbidden.RAM", extra={"action": binding.action}),
+                tool_error(decision.message, code="Forbidden.RAM", extra={"action": binding.action}),
                 "denied",
                 "Forbidden.RAM",
-                message,
+                decision.message,
             )
         for key, value in (binding.constants or {}).items():
             arguments[key] = value
+        # In another account only that account's own connections apply (no user there is the caller).
+        user_id = 0 if target else principal.user_id
         if binding.cli_mode:
-            own = await self.connections.get(account_id, principal.user_id, binding.product)
+            own = await self.connections.get(account_id, user_id, binding.product)
             return cli_outcome(binding, arguments, region, own.base_url if own else "")
+        if target and is_management_api(binding.product, binding.version, binding.style):
+            message = "Tools over this installation's management API act as you in your own account only"
+            return Outcome(
+                tool_error(message, code="Unsupported.AssumeRole"), "error", "Unsupported.AssumeRole", message
+            )
         internal = internal_api.internal_call(
             binding,
             user_id=principal.user_id,
@@ -240,7 +276,7 @@ class Executor:
         if internal is not None:
             connection: data.ConnectionRecord | None = internal.connection
         else:
-            connection = await self.connections.get(account_id, principal.user_id, binding.product)
+            connection = await self.connections.get(account_id, user_id, binding.product)
         overrides = endpoints.EndpointOverrides(
             base_url=connection.base_url if connection else "",
             region_endpoints=connection.region_endpoints if connection else {},

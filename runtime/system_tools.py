@@ -38,9 +38,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from oauth import access
 from runtime import audit, conf, data
 from runtime.auth import Principal
-from runtime.executor import CallMeta, Executor, policy_resource, validation_message
+from runtime.executor import CallMeta, Executor, validation_message
 from runtime.results import tool_error
 from runtime.snapshot import ServerSnapshot
 from servers import cli
@@ -408,11 +409,9 @@ async def fetch_ram_action_details(c: Call) -> Done:
         names = list(bindings)
     region = str(c.arguments.get("regionId") or "")
     account_id = c.snap.record.account_id
-    context = {
-        "acs:SourceIp": c.meta.source_ip,
-        "mcp:ServerId": c.snap.server_id,
-        "mcp:ClientId": c.principal.client_id,
-    }
+    context = access.request_context(
+        source_ip=c.meta.source_ip, server_id=c.snap.server_id, client_id=c.principal.client_id
+    )
     targets: list[tuple[dict[str, Any], str, str]] = []
     for name in names or []:
         binding = bindings.get(name)
@@ -423,8 +422,8 @@ async def fetch_ram_action_details(c: Call) -> Done:
         targets.append(({}, str(item["product"]), str(item["apiName"])))
     details, missing = [], []
     for label, product, api_name in targets:
-        action = f"{product.lower()}:{api_name}"
-        resource = policy_resource(product, region, account_id)
+        action = access.tool_action(product, api_name)
+        resource = access.tool_resource(product, region, account_id)
         decision = c.principal.decide(action, resource, context)
         if decision.reason == "implicit-deny":
             missing.append(action)

@@ -22,8 +22,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from oauth.policy import evaluate
-from oauth.selectors import policies_for_user
+from oauth import access
+from oauth.selectors import decide_for_user
 from servers.client_config import Transport, client_config, client_configs
 from servers.errors import ApiError
 from servers.forms import DeleteServerForm, ServerForm
@@ -53,29 +53,31 @@ ENDPOINTS: dict[str, tuple[str, Transport]] = {
 # Access ---------------------------------------------------------------------------------------
 
 
-def _resource(account_id: str, server_id: str = "*") -> str:
-    return f"acs:openapiexplorer::{account_id}:apimcpserver/{server_id}"
+def _decision(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> access.Decision:
+    """The management API's decision for `operation` on a server (or on `resource`, for other kinds)."""
+    user: Any = request.user
+    return decide_for_user(
+        user,
+        access.management_action(operation),
+        resource or access.server_resource(user.account_id, server_id),
+        access.request_context(source_ip=request.META.get("REMOTE_ADDR", "")),
+    )
 
 
 def _allowed(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> bool:
-    """Whether the user's policies allow `operation` on a server (or on `resource`, for other kinds)."""
-    user: Any = request.user
-    if not user.account_id:
+    """Whether the user's policies allow `operation` (to show or hide a button)."""
+    if not getattr(request.user, "account_id", None):
         return False
-    decision = evaluate(
-        policies_for_user(user),
-        f"openapiexplorer:{operation}",
-        resource or _resource(user.account_id, server_id),
-        {"acs:SourceIp": request.META.get("REMOTE_ADDR", "")},
-    )
-    return decision.allowed
+    return _decision(request, operation, server_id, resource=resource).allowed
 
 
 def _authorize(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> None:
+    """403 with the decision's message (the one the management API answers) unless the policies allow it."""
     if not getattr(request.user, "account_id", None):
         raise PermissionDenied("Your user belongs to no account, so it has no MCP servers. Operators use /admin/.")
-    if not _allowed(request, operation, server_id, resource=resource):
-        raise PermissionDenied(f"Your policies do not allow openapiexplorer:{operation} on this resource.")
+    decision = _decision(request, operation, server_id, resource=resource)
+    if not decision.allowed:
+        raise PermissionDenied(decision.message)
 
 
 def _get_server_for_user(request: HttpRequest, server_id: str, operation: str) -> McpServer:

@@ -19,9 +19,9 @@ from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security.base import AuthBase
 
+from oauth import access
 from oauth.authentication import Principal, authenticate
-from oauth.policy import evaluate
-from oauth.selectors import policies_for_user
+from oauth.selectors import decide_for_user
 from servers.api import audit
 from servers.errors import ApiError
 from servers.schemas import api_error_from_validation
@@ -118,8 +118,14 @@ class ManagementParser(Parser):
         return cast(dict[str, Any], parsed or {})
 
 
-def authorize(request: HttpRequest, operation: str, resource: str) -> Principal:
-    """The caller, if its policies allow `openapiexplorer:<operation>` on `resource`; else 403 Forbidden.RAM."""
+def authorize(
+    request: HttpRequest, operation: str, resource: str, *, product: str = access.MANAGEMENT_PRODUCT
+) -> Principal:
+    """The caller, if its policies allow `<product>:<operation>` on `resource`; else 403 Forbidden.RAM.
+
+    The decision is `oauth.access.decide`, the one the console and the MCP runtime make too; a
+    refusal names the action, the resource and the deciding statement.
+    """
     principal = cast(Principal, request.auth)  # type: ignore[attr-defined]
     signed_action = request.headers.get("x-acs-action")
     if signed_action and signed_action != operation:
@@ -127,29 +133,19 @@ def authorize(request: HttpRequest, operation: str, resource: str) -> Principal:
             "InvalidAction.Mismatch",
             f"x-acs-action {signed_action} does not match {request.method} {request.path}, which is {operation}.",
         )
-    action = f"openapiexplorer:{operation}"
-    decision = evaluate(policies_for_user(principal.user), action, resource, {"acs:SourceIp": principal.source_ip})
+    decision = decide_for_user(
+        principal.user,
+        access.management_action(operation, product),
+        resource,
+        access.request_context(source_ip=principal.source_ip),
+    )
     if not decision.allowed:
-        why = (
-            f"explicitly denied by policy {decision.policy_name}"
-            if decision.reason == "explicit-deny"
-            else "no policy allows it"
-        )
-        raise ApiError(
-            "Forbidden.RAM",
-            f"User not authorized to operate on the specified resource: action {action} on resource {resource} "
-            f"is {why}.",
-            403,
-        )
+        raise ApiError("Forbidden.RAM", decision.message, 403)
     return principal
 
 
-def server_resource(account_id: str, server_id: str = "*") -> str:
-    return f"acs:openapiexplorer::{account_id}:apimcpserver/{server_id}"
-
-
-def account_resource(account_id: str, kind: str) -> str:
-    return f"acs:openapiexplorer::{account_id}:{kind}"
+server_resource = access.server_resource
+account_resource = access.account_resource
 
 
 # Rendering errors ------------------------------------------------------------------------------
