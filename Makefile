@@ -29,7 +29,7 @@ run: install
 	@$(PY) manage.py seed_demo
 	@set -m; $(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=2 & worker=$$!; set +m; \
 	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	  $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --proxy-headers $(UVICORN_SPEED)
+	  $(VENV)/bin/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --proxy-headers --forwarded-allow-ips '$(TRUSTED_PROXIES)' $(UVICORN_SPEED)
 
 test: install
 	@$(PY) -m pytest $(PYTEST_ARGS)

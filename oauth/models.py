@@ -1,4 +1,4 @@
-"""Tenancy and identity: accounts, their users, policies and static credentials."""
+"""Tenancy and identity: accounts, their users, policies, static credentials and networks."""
 
 from __future__ import annotations
 
@@ -89,6 +89,34 @@ class PersonalAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+def new_network_id() -> str:
+    """`vpc-` and 20 lower-case letters and digits (the shape of an Alibaba Cloud VPC id)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "vpc-" + "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+class Network(models.Model):
+    """A named private network of an account (SPEC §6.3): the address ranges its clients come from.
+
+    Whitelists (`vpcWhitelists` of a server or of the account) name a network by its id; the MCP
+    runtime resolves the id to `cidrs` (`oauth.networks`, `runtime.network_access`).
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_network_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="networks")
+    name = models.CharField(max_length=128)
+    description = models.CharField(max_length=1024, blank=True)
+    cidrs = models.JSONField(default=list, help_text='IP networks in CIDR notation: ["10.0.0.0/8", "fd00::/8"]')
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="network_name_unique_per_account")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
 
 
 class UsedNonce(models.Model):

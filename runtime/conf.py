@@ -26,6 +26,7 @@ DEFAULTS: dict[str, int | bool] = {
     "MCP_PRINCIPAL_TTL_SECONDS": 60,  # cached token → principal lifetime (revocations apply at once)
     "MCP_SNAPSHOT_CHECK_SECONDS": 5,  # how often a cached server re-reads its version (60 with Redis)
     "MCP_CONNECTION_TTL_SECONDS": 30,  # cached connection lifetime
+    "MCP_NETWORK_TTL_SECONDS": 30,  # cached networks of an account (changes apply at once with Redis)
     "MCP_UPSTREAM_CONNECT_TIMEOUT": 5,
     "MCP_UPSTREAM_READ_TIMEOUT": 30,
     "MCP_MAX_RESPONSE_BYTES": 1024 * 1024,  # upstream bodies are cut here (with a notice)

@@ -101,6 +101,14 @@ def compiled_server(server_id: str) -> tuple[ServerRecord, Any] | None:
     return _record(server), compiled_for_server(server)
 
 
+@_in_thread
+def account_networks(account_id: str) -> dict[str, tuple[str, ...]]:
+    """Network id → CIDRs that whitelists of `account_id` may name (`oauth.networks.named_networks`)."""
+    from oauth.networks import named_networks
+
+    return named_networks(account_id)
+
+
 # Principals --------------------------------------------------------------------------------------
 
 

@@ -1,9 +1,9 @@
 """Which client addresses a server's internal URL accepts (SPEC §6.3).
 
 A whitelist entry is an IP network (`10.0.0.0/8`, `192.168.1.7`, `fd00::/8`) or the id of a named
-network (a VPC id such as `vpc-bp1xyz`) that the `MCP_NETWORKS` setting maps to IP networks. An
-empty whitelist accepts any address; an id that `MCP_NETWORKS` does not name matches nothing.
-Pure: no Django.
+network (a VPC id such as `vpc-bp1xyz`): one of the account's networks (`oauth.models.Network`)
+or one the `MCP_NETWORKS` setting names. `named` maps ids to IP networks. An empty whitelist
+accepts any address; an id that `named` does not hold matches nothing. Pure: no Django.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _networks(entries: tuple[str, ...], named: tuple[tuple[str, tuple[str, ...]]
 
 
 def freeze(named: Mapping[str, Iterable[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """`MCP_NETWORKS` in a hashable form (for the cache above)."""
+    """Named networks in a hashable form (for the cache above)."""
     return tuple(sorted((str(k), tuple(str(c) for c in v)) for k, v in named.items()))
 
 
@@ -54,5 +54,5 @@ def allowed(address: str, entries: Sequence[str], named: Mapping[str, Iterable[s
 
 
 def unknown_entries(entries: Sequence[str], named: Mapping[str, Iterable[str]]) -> list[str]:
-    """Entries that are neither IP networks nor named in `MCP_NETWORKS` (they match nothing)."""
+    """Entries that are neither IP networks nor named networks (they match nothing)."""
     return [e for e in entries if parse_network(e) is None and e not in named]

@@ -4,6 +4,8 @@ Revoking a token (DOT deletes the access token; a personal token gets `revoked_a
 user, its policies or a policy document publishes a `token` or `user` event after commit
 (`servers.events`). Saving or deleting a connection (console, management API, CLI, admin)
 publishes a `connection` event, on which the process's MCP runtime empties its connection cache.
+Saving or deleting a network publishes its account's `network` event, on which the runtime forgets
+that account's networks (`runtime.network_access`).
 """
 
 from __future__ import annotations
@@ -71,10 +73,21 @@ def _drop_cached_connections(topic: str, key: str) -> None:
         runtime.executor.tokens.clear()
 
 
+def _network_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    account_id = str(instance.account_id)
+    transaction.on_commit(lambda: events.network_changed(account_id))
+
+
+def _drop_cached_networks(topic: str, key: str) -> None:
+    from runtime import network_access
+
+    network_access.on_event(topic, key)
+
+
 def connect() -> None:
     from oauth2_provider.models import get_access_token_model
 
-    from oauth.models import PersonalAccessToken, Policy, User
+    from oauth.models import Network, PersonalAccessToken, Policy, User
     from runtime.models import Connection
 
     access_token = get_access_token_model()
@@ -87,5 +100,8 @@ def connect() -> None:
     pre_delete.connect(_policy_changed, sender=Policy, dispatch_uid="runtime-policy-delete")
     post_save.connect(_connection_changed, sender=Connection, dispatch_uid="runtime-connection-save")
     post_delete.connect(_connection_changed, sender=Connection, dispatch_uid="runtime-connection-delete")
-    events.unsubscribe_all(_drop_cached_connections)  # connect() may run twice; listen once
-    events.subscribe_all(_drop_cached_connections)
+    post_save.connect(_network_changed, sender=Network, dispatch_uid="runtime-network-save")
+    post_delete.connect(_network_changed, sender=Network, dispatch_uid="runtime-network-delete")
+    for listener in (_drop_cached_connections, _drop_cached_networks):
+        events.unsubscribe_all(listener)  # connect() may run twice; listen once
+        events.subscribe_all(listener)

@@ -2,14 +2,14 @@
 
 Topics: `server` (a server's configuration changed; the key is its id), `token` (a credential was
 revoked or changed; the key is the token's SHA-256), `user` (a user's policies or account
-changed; the key is the user id) and `connection` (a connection was saved or deleted; the key is
-its id).
+changed; the key is the user id), `connection` (a connection was saved or deleted; the key is
+its id) and `network` (one of an account's networks changed; the key is the account id).
 
-Writers call `server_changed` / `token_changed` / `user_changed` / `connection_changed` after
-commit. With `settings.REDIS_URL` the message is published on a Redis channel and every process (this one
-included) hears it through its subscriber (`listen_redis`, run by the MCP runtime's lifespan);
-without Redis it is delivered to this process's listeners directly, and other processes notice
-through the runtime's short-TTL version checks.
+Writers call `server_changed` / `token_changed` / `user_changed` / `connection_changed` /
+`network_changed` after commit. With `settings.REDIS_URL` the message is published on a Redis
+channel and every process (this one included) hears it through its subscriber (`listen_redis`,
+run by the MCP runtime's lifespan); without Redis it is delivered to this process's listeners
+directly, and other processes notice through the runtime's short-TTL version checks.
 
 Listeners are called on the publishing thread (or the subscriber's event loop) and must be quick
 and thread-safe; the runtime's listener only hands the key to its event loop.
@@ -27,7 +27,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "mcp-console:events"
-TOPICS = ("server", "token", "user", "connection")
+TOPICS = ("server", "token", "user", "connection", "network")
 
 _listeners: list[Callable[[str], None]] = []  # server topic, kept for the original API
 _topic_listeners: list[Callable[[str, str], None]] = []
@@ -106,6 +106,10 @@ def user_changed(user_id: str | int) -> None:
 
 def connection_changed(connection_id: str | int) -> None:
     publish("connection", str(connection_id))
+
+
+def network_changed(account_id: str) -> None:
+    publish("network", account_id)
 
 
 async def listen_redis(url: str, ready: Callable[[], None] | None = None) -> None:
