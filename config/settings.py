@@ -188,7 +188,21 @@ SIGNIN_MAX_FAILURES = envint("SIGNIN_MAX_FAILURES", 10)
 SIGNIN_MAX_FAILURES_PER_ADDRESS = envint("SIGNIN_MAX_FAILURES_PER_ADDRESS", 50)
 SIGNIN_LOCKOUT_SECONDS = envint("SIGNIN_LOCKOUT_SECONDS", 15 * 60)
 
-# OAuth 2.1 authorization server (django-oauth-toolkit; its models are not swapped).
+# OAuth 2.1 authorization server (django-oauth-toolkit; its models are not swapped). See docs/oauth.md.
+# Native-app redirect schemes that self-registered clients may use, besides https and loopback http.
+OAUTH_REDIRECT_SCHEMES = envlist(
+    "OAUTH_REDIRECT_SCHEMES", ["cursor", "vscode", "vscode-insiders", "windsurf", "cherrystudio"]
+)
+# Dynamic registrations per client address and window; unused registrations are deleted after this.
+OAUTH_DCR_MAX_PER_ADDRESS = envint("OAUTH_DCR_MAX_PER_ADDRESS", 20)
+OAUTH_DCR_WINDOW_SECONDS = envint("OAUTH_DCR_WINDOW_SECONDS", 3600)
+OAUTH_UNUSED_CLIENT_SECONDS = envint("OAUTH_UNUSED_CLIENT_SECONDS", 7 * 24 * 3600)
+# Client ID Metadata Documents on loopback/private addresses (intranets, tests), and a CA bundle for them.
+OAUTH_CIMD_ALLOW_PRIVATE_ADDRESSES = envbool("OAUTH_CIMD_ALLOW_PRIVATE_ADDRESSES", False)
+OAUTH_CIMD_CA_FILE = envstr("OAUTH_CIMD_CA_FILE", "")
+# Refuse authorization requests that name no MCP server (RFC 8707 resource); off: such tokens are
+# accepted by every server of the user's account.
+OAUTH_REQUIRE_RESOURCE = envbool("OAUTH_REQUIRE_RESOURCE", False)
 OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     "SCOPES": {
@@ -196,14 +210,24 @@ OAUTH2_PROVIDER = {
         "openapiexplorer": "Manage MCP servers (management API)",
     },
     "DEFAULT_SCOPES": ["/acs/mcp-server"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": envint("OAUTH_CODE_SECONDS", 60),
     "ACCESS_TOKEN_EXPIRE_SECONDS": envint("OAUTH_ACCESS_TOKEN_SECONDS", 3600),
     "REFRESH_TOKEN_EXPIRE_SECONDS": envint("OAUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
     "ROTATE_REFRESH_TOKEN": True,
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", "cursor", "vscode", "cherrystudio"],
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", *OAUTH_REDIRECT_SCHEMES],
     "ALLOW_LOCALHOST_LOOPBACK": True,
+    "OAUTH2_BACKEND_CLASS": "oauth.authserver.views.OAuthLibCore",
+    # RFC 8414 metadata: what MCP clients may use (public clients authenticate with "none").
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    # RFC 7591 registration, open to anonymous clients (limits in oauth.authserver.clients).
     "DCR_ENABLED": envbool("OAUTH_DCR_ENABLED", True),
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     "CIMD_ENABLED": envbool("OAUTH_CIMD_ENABLED", True),
-    # OAuth 2.1 / RFC 9700: no implicit or password grants, PKCE with S256 only.
+    "CIMD_METADATA_FETCHER": "oauth.authserver.cimd.MetadataFetcher",
+    # OAuth 2.1 / RFC 9700: no implicit or password grants, PKCE with S256 only, RFC 9207 iss.
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
