@@ -245,6 +245,16 @@ IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 IMPORT_TIMEOUT_SECONDS = envint("IMPORT_TIMEOUT_SECONDS", 30)
 IMPORT_ALLOW_PRIVATE_URLS = envbool("IMPORT_ALLOW_PRIVATE_URLS", False)
 
+# Upstream URLs of connections (servers.outbound): link-local and metadata hosts are always
+# refused; loopback and private ones only when allowed (by default in development only).
+UPSTREAM_ALLOW_PRIVATE_URLS = envbool("UPSTREAM_ALLOW_PRIVATE_URLS", DEBUG)
+
+# Server fields (servers.server_validation.FieldLimits).
+SERVER_MAX_SELECTORS_PER_API = envint("SERVER_MAX_SELECTORS_PER_API", 100)
+SERVER_MAX_APIS = envint("SERVER_MAX_APIS", 1000)
+TERRAFORM_CODE_MAX_BYTES = envint("TERRAFORM_CODE_MAX_BYTES", 64 * 1024)
+TERRAFORM_CHECK_TIMEOUT_SECONDS = envint("TERRAFORM_CHECK_TIMEOUT_SECONDS", 3)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

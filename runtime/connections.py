@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Lower
@@ -32,15 +33,18 @@ from oauth.models import Account, User
 from runtime.models import Connection
 from servers.catalog.naming import PRODUCT_CODE_RE
 from servers.errors import ApiError
+from servers.outbound import host_refusal
 
 logger = logging.getLogger(__name__)
 
 AUTH_LABELS = dict(Connection.AUTH_TYPES)
-REGION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")  # an HTTP token (RFC 9110)
+REGION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # always fullmatch: `$` passes "x\n"
+HEADER_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")  # an HTTP token (RFC 9110)
 MAX_URL_LENGTH = 500  # Connection.base_url
 MAX_REGIONS = 200
+MIN_TIMEOUT_SECONDS = 0.1
 MAX_TIMEOUT_SECONDS = 600.0
+PRIVATE_SETTING = "UPSTREAM_ALLOW_PRIVATE_URLS"
 MAX_SECRET_LENGTH = 8192
 MAX_CONFIG_LENGTH = 1000
 
@@ -134,7 +138,7 @@ def _product(product: str) -> str:
     product = (product or "").strip()
     if not product:
         raise ApiError("Missing.Product", "product is mandatory for this action.", field="product")
-    if not PRODUCT_CODE_RE.match(product):
+    if not PRODUCT_CODE_RE.fullmatch(product):
         raise ApiError(
             "InvalidParam.Product",
             f"product must be a product code of 1-64 characters (A-Z a-z 0-9 _ . -) starting with a letter, "
@@ -158,7 +162,12 @@ def _auth_type(auth_type: str) -> AuthSpec:
 
 
 def http_url(value: str, *, code: str, field: str, name: str) -> str:
-    """`value` stripped, if it is an absolute http(s) URL with a host and nothing after the path."""
+    """`value` stripped, if it is an absolute http(s) URL with a host and nothing after the path.
+
+    The host, as written, must be one that upstream requests may reach (`servers.outbound`:
+    never link-local or metadata addresses; loopback and private ones only with
+    UPSTREAM_ALLOW_PRIVATE_URLS). A host name is checked again, once resolved, when it is called.
+    """
     value = (value or "").strip()
     example = "e.g. https://api.example.com/v1"
     if len(value) > MAX_URL_LENGTH:
@@ -181,6 +190,9 @@ def http_url(value: str, *, code: str, field: str, name: str) -> str:
         )
     if parts.query or parts.fragment or value.endswith(("?", "#")):
         raise ApiError(code, f"{name} must not have a query string or fragment.", field=field)
+    problem = host_refusal(parts.hostname, allow_private=settings.UPSTREAM_ALLOW_PRIVATE_URLS, setting=PRIVATE_SETTING)
+    if problem:
+        raise ApiError(code, f"{name} is refused: {problem}.", field=field)
     return value
 
 
@@ -191,7 +203,7 @@ def _base_url(base_url: str) -> str:
 
 
 def _region(value: Any, *, code: str, field: str, name: str) -> str:
-    if not isinstance(value, str) or not REGION_RE.match(value):
+    if not isinstance(value, str) or not REGION_RE.fullmatch(value):
         raise ApiError(
             code,
             f"{name} must be a region id of 1-64 characters (A-Z a-z 0-9 _ . -), such as cn-hangzhou; "
@@ -242,7 +254,7 @@ def _config_value(key: str, value: str) -> str:
         raise _config_error("InvalidParam", key, f"{wire} must be one line of at most {MAX_CONFIG_LENGTH} characters.")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise _config_error("InvalidParam", key, f"{wire} must be one of {', '.join(_CHOICES[key])}; got {value!r}.")
-    if key == "name" and not HEADER_NAME_RE.match(value):
+    if key == "name" and not HEADER_NAME_RE.fullmatch(value):
         raise _config_error(
             "InvalidParam", key, f"{wire} must be a header or query parameter name such as X-Api-Key; got {value!r}."
         )
@@ -303,9 +315,11 @@ def _timeout(value: float | None, name: str) -> float | None:
     code = f"InvalidParam.{_cap(name)}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ApiError(code, f"{name} must be a number of seconds.", field=name)
-    if not math.isfinite(value) or value <= 0 or value > MAX_TIMEOUT_SECONDS:
+    if not math.isfinite(value) or not MIN_TIMEOUT_SECONDS <= value <= MAX_TIMEOUT_SECONDS:
         raise ApiError(
-            code, f"{name} must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} seconds; got {value}.", field=name
+            code,
+            f"{name} must be between {MIN_TIMEOUT_SECONDS:g} and {MAX_TIMEOUT_SECONDS:g} seconds; got {value:g}.",
+            field=name,
         )
     return float(value)
 

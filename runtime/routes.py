@@ -20,8 +20,8 @@ _SERVER = (
     rf"/accounts/(?P<account>{_SEG})/(?:custom/(?P<name>{_SEG})"
     rf"|system/(?:(?P<product>{_SEG})/)?(?P<sysname>{_SEG}))/id/(?P<id>{_SEG})"
 )
-_ENDPOINT = re.compile(rf"^{_SERVER}/(?P<endpoint>mcp|sse|messages)/?$")
-_METADATA = re.compile(rf"^/\.well-known/oauth-protected-resource(?P<resource>{_SERVER}/(?P<endpoint>mcp|sse))/?$")
+_ENDPOINT = re.compile(rf"{_SERVER}/(?P<endpoint>mcp|sse|messages)/?")
+_METADATA = re.compile(rf"/\.well-known/oauth-protected-resource(?P<resource>{_SERVER}/(?P<endpoint>mcp|sse))/?")
 METADATA_PREFIX = "/.well-known/oauth-protected-resource/accounts/"
 
 
@@ -39,8 +39,8 @@ class Route:
 
 @lru_cache(maxsize=4096)  # every MCP request parses its path twice (config.asgi, then runtime.asgi)
 def parse(path: str) -> Route | None:
-    metadata = _METADATA.match(path)
-    match = metadata or _ENDPOINT.match(path)
+    metadata = _METADATA.fullmatch(path)
+    match = metadata or _ENDPOINT.fullmatch(path)
     if match is None:
         return None
     is_custom = match.group("name") is not None

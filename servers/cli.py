@@ -44,7 +44,7 @@ REGION_ARG = "x_mcp_region_id"
 ASSUME_ARG = "x_assume_account_id"
 ALIBABA_STYLES = frozenset({"RPC", "ROA", "OSS"})
 PLACEHOLDER_BASE_URL = "https://API_HOST"
-_TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class CliError(ValueError):
@@ -247,7 +247,7 @@ def _credential_placeholders(api: ApiLike) -> list[str]:
                 out += ["-u", _Shell('"$API_USER:$API_PASSWORD"')]
             elif kind in ("http", "oauth2", "openIdConnect"):
                 out += ["-H", _Shell('"Authorization: Bearer $API_TOKEN"')]
-            elif kind == "apiKey" and scheme.get("in") == "header" and _TOKEN_NAME.match(name):
+            elif kind == "apiKey" and scheme.get("in") == "header" and _TOKEN_NAME.fullmatch(name):
                 out += ["-H", _Shell(f'"{name}: $API_KEY"')]
         return out
     return []

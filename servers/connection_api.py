@@ -17,7 +17,15 @@ from ninja import Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.connections import (
+    AUTH_SPECS,
     CONFIG_WIRE,
+    MAX_CONFIG_LENGTH,
+    MAX_REGIONS,
+    MAX_SECRET_LENGTH,
+    MAX_TIMEOUT_SECONDS,
+    MAX_URL_LENGTH,
+    MIN_TIMEOUT_SECONDS,
+    REGION_RE,
     SECRET_WIRE,
     account_user,
     connection_delete,
@@ -29,7 +37,8 @@ from runtime.connections import (
 )
 from runtime.models import Connection
 from servers.api.common import authorize, ok
-from servers.schemas import ErrorResponse
+from servers.catalog.naming import PRODUCT_CODE_PATTERN
+from servers.schemas import LINE_RE, ErrorResponse, anchored
 from servers.selectors import iso_utc
 
 router = Router(tags=["Connections (extension)"])
@@ -38,8 +47,16 @@ _CONFIG_KEYS = {wire: key for key, wire in CONFIG_WIRE.items()}
 _SECRET_KEYS = {wire: key for key, wire in SECRET_WIRE.items()}
 
 
-def _opt(description: str = "", alias: str | None = None) -> Any:
-    return Field(default=None, description=description, alias=alias)
+def _opt(description: str = "", alias: str | None = None, **schema: Any) -> Any:
+    """Optional; `schema`: JSON Schema keywords for the OpenAPI document only (the service validates)."""
+    return Field(default=None, description=description, alias=alias, json_schema_extra=schema or None)
+
+
+# Document-only shapes of what `runtime.connections` accepts.
+_LINE = {"maxLength": MAX_CONFIG_LENGTH, "pattern": LINE_RE}
+_SECRET = {"maxLength": MAX_SECRET_LENGTH, "pattern": LINE_RE}
+_URL = {"maxLength": MAX_URL_LENGTH, "pattern": r"^\s*https?://[^\s\x00-\x1f\x7f/?#@]+(/[^\s\x00-\x1f\x7f?#]*)?\s*$"}
+_TIMEOUT = {"minimum": MIN_TIMEOUT_SECONDS, "maximum": MAX_TIMEOUT_SECONDS}
 
 
 class _Input(BaseModel):
@@ -49,41 +66,64 @@ class _Input(BaseModel):
 class AuthConfigIn(_Input):
     """Non-secret settings; which ones apply depends on authType."""
 
-    accessKeyId: str = _opt("alibaba_ak")
-    name: str = _opt("api_key: header or query parameter name (default X-Api-Key)")
-    in_: str = _opt("api_key: header (default) or query", alias="in")
-    prefix: str = _opt('api_key: text before the key, e.g. "Token "')
-    username: str = _opt("basic")
-    tokenUrl: str = _opt("oauth2_client_credentials")
-    clientId: str = _opt("oauth2_client_credentials")
-    scope: str = _opt("oauth2_client_credentials")
-    clientAuth: str = _opt("oauth2_client_credentials: basic (default) or post")
+    accessKeyId: str = _opt("alibaba_ak", maxLength=128, pattern=r"^\S*$")
+    name: str = _opt(
+        "api_key: header or query parameter name (default X-Api-Key)",
+        maxLength=128,
+        pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]*$",
+    )
+    in_: str = _opt("api_key: header (default) or query", alias="in", enum=["header", "query"])
+    prefix: str = _opt('api_key: text before the key, e.g. "Token "', **_LINE)
+    username: str = _opt("basic", maxLength=MAX_CONFIG_LENGTH, pattern=r"^[^:\x00-\x1f\x7f]*$")
+    tokenUrl: str = _opt("oauth2_client_credentials", **_URL)
+    clientId: str = _opt("oauth2_client_credentials", **_LINE)
+    scope: str = _opt("oauth2_client_credentials", **_LINE)
+    clientAuth: str = _opt("oauth2_client_credentials: basic (default) or post", enum=["basic", "post"])
 
 
 class SecretsIn(_Input):
     """Write-only. An absent or empty secret keeps the stored one (same credential only)."""
 
-    accessKeySecret: str = _opt("alibaba_ak")
-    securityToken: str = _opt("alibaba_ak, temporary (STS) credentials")
-    apiKey: str = _opt("api_key")
-    token: str = _opt("bearer")
-    password: str = _opt("basic")
-    clientSecret: str = _opt("oauth2_client_credentials")
+    accessKeySecret: str = _opt("alibaba_ak", **_SECRET)
+    securityToken: str = _opt("alibaba_ak, temporary (STS) credentials", **_SECRET)
+    apiKey: str = _opt("api_key", **_SECRET)
+    token: str = _opt("bearer", **_SECRET)
+    password: str = _opt("basic", **_SECRET)
+    clientSecret: str = _opt("oauth2_client_credentials", **_SECRET)
 
 
 class SetConnectionBody(_Input):
     # Required, but checked by the service so that its absence is Missing.Product (the shared
     # validation-error mapping would call it Missing.PopCode, Alibaba's name for a server's API product).
-    product: str = _opt("Required. Product code (1-64 of A-Z a-z 0-9 _ . -, starting with a letter)")
-    userName: str = _opt("A user of the account: a connection for that user only (default: the whole account)")
-    authType: str = Field(description="none, alibaba_ak, api_key, bearer, basic or oauth2_client_credentials")
-    baseUrl: str = _opt("http(s) URL overriding every endpoint of the product")
-    regionEndpoints: dict[str, str] = _opt('{"cn-hangzhou": "https://…"}')
-    defaultRegion: str = _opt()
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"required": ["product", "authType"]})
+
+    product: str = _opt(
+        "Required. Product code (1-64 of A-Z a-z 0-9 _ . -, starting with a letter)",
+        pattern=r"^\s*" + PRODUCT_CODE_PATTERN + r"\s*$",
+    )
+    userName: str = _opt(
+        "A user of the account: a connection for that user only (default: the whole account)", maxLength=150
+    )
+    authType: str = Field(
+        description="none, alibaba_ak, api_key, bearer, basic or oauth2_client_credentials",
+        json_schema_extra={"enum": list(AUTH_SPECS)},
+    )
+    baseUrl: str = _opt(
+        "http(s) URL overriding every endpoint of the product; link-local and metadata hosts are refused, "
+        "loopback and private ones unless UPSTREAM_ALLOW_PRIVATE_URLS",
+        **_URL,
+    )
+    regionEndpoints: dict[str, str] = _opt(
+        '{"cn-hangzhou": "https://…"}',
+        maxProperties=MAX_REGIONS,
+        propertyNames={"pattern": anchored(REGION_RE.pattern)},
+        additionalProperties={"type": "string", **_URL},
+    )
+    defaultRegion: str = _opt(pattern=f"^({REGION_RE.pattern})?$")
     authConfig: AuthConfigIn = _opt()
     secrets: SecretsIn = _opt()
-    connectTimeout: float = _opt("Seconds, more than 0 and at most 600")
-    readTimeout: float = _opt("Seconds, more than 0 and at most 600")
+    connectTimeout: float = _opt(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
+    readTimeout: float = _opt(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
 
 
 class ConnectionOut(BaseModel):

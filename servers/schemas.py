@@ -5,6 +5,12 @@ Attribute names are the contract's camelCase names on purpose: they mirror
 alias). Input models are strict (no coercion: `"true"` is not a boolean) and forbid unknown fields;
 they check types only. Meaning (name format, catalog lookups, HCL syntax…) is checked by
 `servers.server_validation` so the console gets the same errors through the services.
+
+The limits that validation enforces are declared here too, as JSON Schema keywords of the OpenAPI
+document only (`maxLength`, `pattern`, `maxItems`, `required`…: pydantic does not enforce them, so
+the errors stay those of `servers.server_validation`), from the same constants, so that a request
+valid by the document is not refused for its shape. Patterns are unanchored in Python (always
+used with `fullmatch`) and written `^…$` in the document, where `$` means the end of the string.
 """
 
 from __future__ import annotations
@@ -14,18 +20,56 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from servers.catalog.naming import API_NAME_PATTERN, PRODUCT_CODE_PATTERN, VERSION_PATTERN
 from servers.errors import ApiError
+from servers.system_tools import SYSTEM_TOOL_NAMES
 
 LANGUAGES = ("EN_US", "ZH_CN")
 PUBLIC_ACCESS = ("on", "off", "follow")
 DESTROY_POLICIES = ("NEVER", "ALWAYS", "ON_FAILURE")
 SOURCE_TYPES = ("custom", "system")
 
+NAME_PATTERN = r"[a-z_-][a-z0-9_-]{2,63}"
+ROLE_NAME_PATTERN = r"[A-Za-z0-9.-]{1,64}"
+MAX_DESCRIPTION = 4096
+MAX_INSTRUCTIONS = 32768
+MAX_LIST = 100
+MAX_TEXT_ITEM = 128
+MAX_TERRAFORM_TOOLS = 50
+MAX_ADDITIONAL_DESCRIPTIONS = 500
+# Defaults of the settings SERVER_MAX_SELECTORS_PER_API and TERRAFORM_CODE_MAX_BYTES (the document
+# states these defaults; an installation that changes the settings enforces its own values).
+DEFAULT_MAX_SELECTORS = 100
+DEFAULT_TERRAFORM_CODE_MAX_BYTES = 64 * 1024
 
-def _opt(description: str = "", enum: Sequence[str] | None = None, alias: str | None = None) -> Any:
-    """An optional field whose absence (not null) means "not given"."""
+# Document-only patterns (JSON Schema, ECMA-262 syntax, anchored).
+TEXT_RE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # free text: tab, newline and CR are the only controls
+LINE_RE = r"^[^\x00-\x1f\x7f]*$"  # one line, no control characters
+TOKEN_RE = r"^[^\s\x00-\x1f\x7f]+$"  # no spaces, no control characters (globs, network ids)
+
+
+def anchored(pattern: str) -> str:
+    return f"^{pattern}$"
+
+
+def _opt(description: str = "", enum: Sequence[str] | None = None, alias: str | None = None, **schema: Any) -> Any:
+    """An optional field whose absence (not null) means "not given"; `schema`: document-only keywords."""
     extra: dict[str, Any] = {"enum": list(enum)} if enum else {}
+    extra.update(schema)
     return Field(default=None, description=description, alias=alias, json_schema_extra=extra or None)
+
+
+def _text(description: str = "", max_length: int = MAX_DESCRIPTION, **schema: Any) -> Any:
+    return _opt(description, maxLength=max_length, pattern=TEXT_RE, **schema)
+
+
+def _strings(description: str = "", max_items: int = MAX_LIST, **item: Any) -> Any:
+    return _opt(description, maxItems=max_items, items={"type": "string", **item})
+
+
+def _required(*names: str) -> ConfigDict:
+    """Input strictness plus the fields the document lists as required (checked by server_validation)."""
+    return ConfigDict(extra="forbid", strict=True, json_schema_extra={"required": list(names)})
 
 
 class _Input(BaseModel):
@@ -35,21 +79,35 @@ class _Input(BaseModel):
 # Request bodies ------------------------------------------------------------------------------
 
 
+_PRODUCT = {"minLength": 1, "maxLength": 64, "pattern": anchored(PRODUCT_CODE_PATTERN)}
+_VERSION = {"minLength": 1, "maxLength": 64, "pattern": anchored(VERSION_PATTERN)}
+_SELECTOR = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": TOKEN_RE}
+_NETWORK = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": TOKEN_RE}
+_ITEM_NAME = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": LINE_RE}
+
+
 class ApiSelection(_Input):
-    product: str = Field(description="Product code, e.g. Ecs")
-    apiVersion: str = Field(description="Product version, e.g. 2014-05-26")
-    selectors: list[str] = Field(description="Case-sensitive globs (`*`, `?`) on API names")
+    product: str = Field(description="Product code, e.g. Ecs", json_schema_extra=_PRODUCT)
+    apiVersion: str = Field(description="Product version, e.g. 2014-05-26", json_schema_extra=_VERSION)
+    selectors: list[str] = Field(
+        description="Case-sensitive globs (`*`, `?`) on API names; at most SERVER_MAX_SELECTORS_PER_API",
+        json_schema_extra={"minItems": 1, "maxItems": DEFAULT_MAX_SELECTORS, "items": {"type": "string", **_SELECTOR}},
+    )
 
 
 class ConstParameter(_Input):
-    key: str = _opt("Top-level parameter name (`body.X` for ROA body properties)")
+    model_config = _required("key")
+
+    key: str = _opt("Top-level parameter name (`body.X` for ROA body properties)", **_ITEM_NAME)
     value: Any = _opt("Constant value merged in at call time")
 
 
 class AdditionalApiDescription(_Input):
-    product: str = _opt()
-    apiVersion: str = _opt()
-    apiName: str = _opt()
+    model_config = _required("product", "apiVersion", "apiName")
+
+    product: str = _opt(**_PRODUCT)
+    apiVersion: str = _opt(**_VERSION)
+    apiName: str = _opt(minLength=1, maxLength=128, pattern=anchored(API_NAME_PATTERN))
     apiOverrideJson: str = _opt("JSON object overriding `summary` and `parameters`")
     executeCliCommand: bool = _opt("Return the CLI command instead of calling the API")
     enableOutputSchema: bool = _opt("Publish the response schema as outputSchema")
@@ -57,22 +115,32 @@ class AdditionalApiDescription(_Input):
 
 
 class PromptArgument(_Input):
-    name: str = _opt()
-    description: str = _opt()
+    model_config = _required("name")
+
+    name: str = _opt(**_ITEM_NAME)
+    description: str = _text()
     required: bool = _opt()
 
 
 class Prompt(_Input):
-    name: str = _opt()
-    description: str = _opt()
+    model_config = _required("name")
+
+    name: str = _opt(**_ITEM_NAME)
+    description: str = _text()
     content: str = _opt("Text with `{{argument}}` placeholders")
     arguments: list[PromptArgument] = _opt()
 
 
 class TerraformTool(_Input):
-    code: str = _opt("HCL")
-    name: str = _opt()
-    description: str = _opt()
+    model_config = _required("name", "code", "description")
+
+    code: str = _opt(
+        "HCL, at most TERRAFORM_CODE_MAX_BYTES bytes of UTF-8, checked within TERRAFORM_CHECK_TIMEOUT_SECONDS",
+        minLength=1,
+        maxLength=DEFAULT_TERRAFORM_CODE_MAX_BYTES,
+    )
+    name: str = _opt(minLength=3, maxLength=64, pattern=anchored(NAME_PATTERN))
+    description: str = _text(minLength=1)
     async_: bool = _opt("Return a TaskId at once", alias="async")
     destroyPolicy: str = _opt(enum=DESTROY_POLICIES)
 
@@ -80,35 +148,40 @@ class TerraformTool(_Input):
 class ServerFields(_Input):
     """Fields shared by CreateApiMcpServer and UpdateApiMcpServer bodies."""
 
-    description: str = _opt()
+    description: str = _text()
     language: str = _opt("Language of generated tool text", LANGUAGES)
-    additionalApiDescriptions: list[AdditionalApiDescription] = _opt()
-    prompts: list[Prompt] = _opt()
-    systemTools: list[str] = _opt("Names from ListApiMcpServerSystemTools")
-    oauthClientId: str = _opt("Custom OAuth: only tokens issued to this client are accepted")
-    instructions: str = _opt()
+    additionalApiDescriptions: list[AdditionalApiDescription] = _opt(maxItems=MAX_ADDITIONAL_DESCRIPTIONS)
+    prompts: list[Prompt] = _opt(maxItems=MAX_LIST)
+    systemTools: list[str] = _strings("Names from ListApiMcpServerSystemTools", enum=sorted(SYSTEM_TOOL_NAMES))
+    oauthClientId: str = _opt(
+        "Custom OAuth: only tokens issued to this client are accepted", maxLength=200, pattern=LINE_RE
+    )
+    instructions: str = _text(max_length=MAX_INSTRUCTIONS)
     enableAssumeRole: bool = _opt()
-    assumeRoleName: str = _opt()
+    assumeRoleName: str = _opt(pattern=f"^({ROLE_NAME_PATTERN})?$")
     assumeRoleExtraPolicy: str = _opt("Policy JSON intersected with the assumed role's policies")
     publicAccess: str = _opt(enum=PUBLIC_ACCESS)
     enableCustomVpcWhitelist: bool = _opt()
-    terraformTools: list[TerraformTool] = _opt()
-    vpcWhitelists: list[str] = _opt()
+    terraformTools: list[TerraformTool] = _opt(maxItems=MAX_TERRAFORM_TOOLS)
+    vpcWhitelists: list[str] = _strings("Network ids (MCP_NETWORKS), IP networks or addresses", **_NETWORK)
 
 
 class CreateApiMcpServerBody(ServerFields):
-    name: str = Field(description="3-64 chars of a-z 0-9 _ -, not starting with a digit; unique per account")
-    apis: list[ApiSelection]
-    clientToken: str = _opt("Idempotency token: ASCII, at most 64 characters")
+    name: str = Field(
+        description="3-64 chars of a-z 0-9 _ -, not starting with a digit; unique per account",
+        json_schema_extra={"minLength": 3, "maxLength": 64, "pattern": anchored(NAME_PATTERN)},
+    )
+    apis: list[ApiSelection] = Field(json_schema_extra={"minItems": 1, "maxItems": MAX_LIST})
+    clientToken: str = _opt("Idempotency token: ASCII, at most 64 characters", maxLength=64, pattern="^[!-~]*$")
 
 
 class UpdateApiMcpServerBody(ServerFields):
-    apis: list[ApiSelection] = _opt()
+    apis: list[ApiSelection] = _opt(minItems=1, maxItems=MAX_LIST)
 
 
 class UpdateApiMcpServerUserConfigBody(_Input):
     enablePublicAccess: bool = _opt()
-    vpcWhitelists: list[str] = _opt()
+    vpcWhitelists: list[str] = _strings("Network ids (MCP_NETWORKS), IP networks or addresses", **_NETWORK)
 
 
 # Responses -----------------------------------------------------------------------------------

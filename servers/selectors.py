@@ -149,6 +149,9 @@ class CatalogView:
     def version_exists(self, product: str, version: str) -> bool:
         return self._version(product, version) is not None
 
+    def api_names(self, product: str, version: str) -> list[str]:
+        return api_names(product, version)
+
     def api_definition(self, product: str, version: str, api_name: str) -> Mapping[str, Any] | None:
         return api_definition(product, version, api_name)
 

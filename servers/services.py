@@ -29,7 +29,13 @@ from servers.schemas import (
     api_error_from_validation,
 )
 from servers.selectors import CatalogView
-from servers.server_validation import check_consistency, validate_name, validate_server_fields, validate_vpc_whitelists
+from servers.server_validation import (
+    FieldLimits,
+    check_consistency,
+    validate_name,
+    validate_server_fields,
+    validate_vpc_whitelists,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +68,16 @@ def max_servers_per_account() -> int:
     return int(getattr(settings, "MAX_SERVERS_PER_ACCOUNT", 100))
 
 
+def field_limits() -> FieldLimits:
+    """The validation limits that are settings (docs/configuration.md, "Limits and security")."""
+    return FieldLimits(
+        max_selectors_per_api=settings.SERVER_MAX_SELECTORS_PER_API,
+        max_apis=settings.SERVER_MAX_APIS,
+        terraform_code_max_bytes=settings.TERRAFORM_CODE_MAX_BYTES,
+        terraform_check_seconds=float(settings.TERRAFORM_CHECK_TIMEOUT_SECONDS),
+    )
+
+
 @transaction.atomic
 def server_create(*, account: Account, user: User | None, data: Mapping[str, Any]) -> McpServer:
     """Create a custom server of `account` from a CreateApiMcpServer body (`clientToken` ignored).
@@ -71,7 +87,7 @@ def server_create(*, account: Account, user: User | None, data: Mapping[str, Any
     """
     body = _parse(CreateApiMcpServerBody, data)
     name = validate_name(body["name"])
-    fields = validate_server_fields(body, CatalogView())
+    fields = validate_server_fields(body, CatalogView(), field_limits())
     _check_oauth_client(fields.get("oauth_client_id", ""), str(account.pk))
     check_consistency(fields)
     # Serialise creations per account so the quota is exact; the name race is settled by the
@@ -119,7 +135,7 @@ def server_update(*, server: McpServer, data: Mapping[str, Any]) -> McpServer:
     if locked is None:
         raise ApiError("NotFound.ApiMcpServer", f"Specified MCP server not found: {server.pk}.", 404, field="id")
     _refuse_system(locked)
-    fields = validate_server_fields(body, CatalogView())
+    fields = validate_server_fields(body, CatalogView(), field_limits())
     if "oauth_client_id" in fields:
         _check_oauth_client(fields["oauth_client_id"], str(locked.account_id))
     merged = {"enable_assume_role": locked.enable_assume_role, "assume_role_name": locked.assume_role_name, **fields}

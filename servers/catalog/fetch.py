@@ -1,18 +1,17 @@
 """Fetching an API description from a URL, safely.
 
 - https only (plain http is accepted only together with `allow_private`, for local development);
-- the host name is resolved here and every address it resolves to must be public (no loopback,
-  private, link-local, multicast, reserved or unspecified address) unless `allow_private`; the
-  connection then goes to that checked address (the TLS server name stays the host name), so a
-  DNS answer that changes between the check and the connection cannot redirect it;
+- the host name is resolved here and every address it resolves to must pass `servers.outbound`
+  (public, or loopback and private too with `allow_private`; link-local, metadata, multicast,
+  reserved and unspecified addresses never); the connection then goes to that checked address
+  (the TLS server name stays the host name), so a DNS answer that changes between the check and
+  the connection cannot redirect it;
 - redirects are followed by hand (at most 5), each hop checked the same way;
 - the body is streamed with a byte cap and an overall deadline.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -20,8 +19,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from servers.catalog.types import CatalogImportError
+from servers.outbound import host_refusal, is_public_address, resolve, resolved_refusal
+
+__all__ = ["FetchLimits", "fetch_url", "is_public_address", "resolve_checked"]
 
 MAX_REDIRECTS = 5
+SETTING = "IMPORT_ALLOW_PRIVATE_URLS"
 
 
 @dataclass(frozen=True)
@@ -31,30 +34,20 @@ class FetchLimits:
     allow_private: bool = False
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return bool(ip.is_global) and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
-
-
 def resolve_checked(host: str, port: int, *, allow_private: bool) -> str:
-    """The address to connect to for `host`, refusing non-public ones unless allowed."""
+    """The address to connect to for `host`, refusing those `servers.outbound` does not allow."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        addresses = resolve(host, port)
+    except (OSError, UnicodeError) as exc:
         raise CatalogImportError("InvalidParam.Url", f"Cannot resolve host {host!r}: {exc}") from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise CatalogImportError("InvalidParam.Url", f"Host {host!r} has no address")
-    if not allow_private:
-        refused = [a for a in addresses if not is_public_address(a)]
-        if refused:
-            raise CatalogImportError(
-                "InvalidParam.Url",
-                f"Host {host!r} resolves to a non-public address ({refused[0]}); importing from private "
-                "addresses is disabled (IMPORT_ALLOW_PRIVATE_URLS)",
-            )
+    problem = resolved_refusal(addresses, allow_private=allow_private, setting=SETTING)
+    if problem:
+        raise CatalogImportError("InvalidParam.Url", f"Host {host!r} resolves to a non-public address ({problem})")
+    problem = host_refusal(host, allow_private=allow_private, setting=SETTING)
+    if problem:
+        raise CatalogImportError("InvalidParam.Url", f"Importing from {problem}")
     return addresses[0]
 
 

@@ -12,10 +12,16 @@ from typing import Any
 
 from servers.catalog.types import CatalogImportError
 
-PRODUCT_CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-API_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-ARG_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# Identifier shapes. The `*_PATTERN` strings are unanchored so that one source serves both
+# Python's `fullmatch` (never `match` with `$`, which lets a trailing newline through) and the
+# OpenAPI document, where `^…$` means the whole string (ECMA-262 and Rust regex alike).
+PRODUCT_CODE_PATTERN = r"[A-Za-z][A-Za-z0-9_.-]{0,63}"
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+API_NAME_PATTERN = r"[A-Za-z0-9_.-]{1,128}"
+PRODUCT_CODE_RE = re.compile(PRODUCT_CODE_PATTERN)
+VERSION_RE = re.compile(VERSION_PATTERN)
+API_NAME_RE = re.compile(API_NAME_PATTERN)
+ARG_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 # Tool arguments the compiler adds itself; a parameter may never take these names.
 RESERVED_ARGUMENTS = frozenset({"x_mcp_region_id", "x_assume_account_id"})
@@ -41,7 +47,7 @@ _TITLE_NOISE = {
     "service",
     "v",
 }
-_VERSION_WORD = re.compile(r"^v?\d+(\.\d+)*$", re.IGNORECASE)
+_VERSION_WORD = re.compile(r"v?\d+(\.\d+)*", re.IGNORECASE)
 _INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -51,7 +57,7 @@ def product_code_from_title(title: str) -> str:
     words = []
     for raw in re.split(r"[^A-Za-z0-9']+", text):
         word = re.sub(r"'s$|'", "", raw)
-        if not word or word.lower() in _TITLE_NOISE or _VERSION_WORD.match(word):
+        if not word or word.lower() in _TITLE_NOISE or _VERSION_WORD.fullmatch(word):
             continue
         words.append(word[0].upper() + word[1:])
     code = "".join(words)
@@ -60,7 +66,7 @@ def product_code_from_title(title: str) -> str:
 
 
 def check_product_code(code: str) -> str:
-    if not PRODUCT_CODE_RE.match(code or ""):
+    if not PRODUCT_CODE_RE.fullmatch(code or ""):
         raise CatalogImportError(
             "InvalidParam.Product",
             f"Invalid product code {code!r}: 1-64 characters of A-Z a-z 0-9 _ . -, starting with a letter",
@@ -69,7 +75,7 @@ def check_product_code(code: str) -> str:
 
 
 def check_version(version: str) -> str:
-    if not VERSION_RE.match(version or ""):
+    if not VERSION_RE.fullmatch(version or ""):
         raise CatalogImportError(
             "InvalidParam.ApiVersion",
             f"Invalid version {version!r}: 1-64 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit",
@@ -128,7 +134,7 @@ def assign_argument_names(parameters: Iterable[dict[str, Any]]) -> None:
     taken: set[str] = set(RESERVED_ARGUMENTS)
     for param in params:
         name = str(param.get("name", ""))
-        candidate = name if ARG_NAME_RE.match(name) else (_INVALID.sub("_", name).strip("_")[:64] or "param")
+        candidate = name if ARG_NAME_RE.fullmatch(name) else (_INVALID.sub("_", name).strip("_")[:64] or "param")
         if candidate in taken:
             candidate = f"{candidate}_{param.get('in')}"[:64]
         candidate = unique(candidate, taken, 64)

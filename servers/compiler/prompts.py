@@ -9,7 +9,7 @@ from typing import Any
 from servers.compiler.types import ValidationProblem
 
 VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 class PromptError(ValueError):
@@ -36,7 +36,7 @@ def validate_prompts(prompts: Any) -> list[ValidationProblem]:
             problems.append(ValidationProblem(code, f"{where} must be an object", where))
             continue
         name = prompt.get("name")
-        if not isinstance(name, str) or not NAME.match(name):
+        if not isinstance(name, str) or not NAME.fullmatch(name):
             problems.append(
                 ValidationProblem(
                     f"{code}.Name",
@@ -65,7 +65,7 @@ def validate_prompts(prompts: Any) -> list[ValidationProblem]:
             arguments = []
         for j, arg in enumerate(arguments):
             arg_name = arg.get("name") if isinstance(arg, dict) else None
-            if not isinstance(arg_name, str) or not NAME.match(arg_name):
+            if not isinstance(arg_name, str) or not NAME.fullmatch(arg_name):
                 problems.append(
                     ValidationProblem(
                         f"{code}.Arguments",

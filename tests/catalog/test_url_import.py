@@ -69,7 +69,9 @@ def test_private_addresses_are_refused_by_default(db, spec_server, settings):
         catalog_import(source=f"http://127.0.0.1:{spec_server}/netlify.yml")
     # A host name is resolved and its address checked: `localhost` is loopback whatever it is called.
     with pytest.raises(
-        CatalogImportError, match=r"Host 'localhost' resolves to a non-public address \((127\.0\.0\.1|::1)\)"
+        CatalogImportError,
+        match=r"Host 'localhost' resolves to a non-public address \((127\.0\.0\.1|::1) is a loopback address, "
+        r"allowed only with IMPORT_ALLOW_PRIVATE_URLS=1\)",
     ):
         catalog_import(source=f"https://localhost:{spec_server}/netlify.yml")
     with pytest.raises(CatalogImportError, match="Not an https URL"):
@@ -121,7 +123,7 @@ def test_the_connection_goes_to_the_checked_address_and_redirects_are_rechecked(
 
     limits = FetchLimits(max_bytes=1000, timeout_seconds=5)
     with pytest.raises(
-        CatalogImportError, match=r"'internal.example.com' resolves to a non-public address \(10.0.0.5\)"
+        CatalogImportError, match=r"'internal.example.com' resolves to a non-public address \(10.0.0.5 is a private"
     ):
         fetch_url("https://specs.example.com/spec.json", limits, transport=httpx.MockTransport(handler))
     assert seen == [("https://93.184.216.34/spec.json", "specs.example.com", "specs.example.com")]

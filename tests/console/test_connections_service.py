@@ -272,7 +272,7 @@ def test_the_command_writes_through_the_service(alice: Any, monkeypatch: pytest.
         (["--auth", "oauth2-client-credentials", "--token-url", "id.example.com", "--client-id", "c",
           "--client-secret", "s"], "--token-url: authConfig.tokenUrl must be an http:// or https:// URL"),
         (["--base-url", "ftp://x"], "--base-url: baseUrl must be an http:// or https:// URL"),
-        (["--read-timeout", "0"], "--read-timeout: readTimeout must be more than 0"),
+        (["--read-timeout", "0"], "--read-timeout: readTimeout must be between 0.1 and 600 seconds"),
     ],
 )  # fmt: skip
 def test_the_command_names_the_option_at_fault(alice: Any, args: list[str], message: str) -> None:
