@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from oauth.audit import console_write
 from oauth.forms import ConnectionForm
 from oauth.models import User
 from runtime.connections import (
@@ -98,9 +99,10 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
             form.add_error("product", f"This connection already exists (id {existing.pk}); edit it instead.")
         else:
             try:
-                connection, _ = connection_set(
-                    account=user.account, user=owner, product=product, **form.service_kwargs()
-                )
+                with console_write(request, "openapiexplorer:SetConnection"):
+                    connection, _ = connection_set(
+                        account=user.account, user=owner, product=product, **form.service_kwargs()
+                    )
             except ApiError as exc:
                 form.add_api_error(exc.code, exc.message, exc.field)
             else:
@@ -122,12 +124,13 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            connection_set(
-                account=connection.account,
-                user=connection.user,
-                product=connection.product,
-                **form.service_kwargs(),
-            )
+            with console_write(request, "openapiexplorer:SetConnection"):
+                connection_set(
+                    account=connection.account,
+                    user=connection.user,
+                    product=connection.product,
+                    **form.service_kwargs(),
+                )
         except ApiError as exc:
             form.add_api_error(exc.code, exc.message, exc.field)
         else:
@@ -142,7 +145,8 @@ def connection_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk, "DeleteConnection")
     if request.method == "POST":
         product = connection.product
-        connection_delete(connection=connection)
+        with console_write(request, "openapiexplorer:DeleteConnection"):
+            connection_delete(connection=connection)
         messages.success(request, f"Deleted connection to {product}.")
         return redirect("connection-list")
     return render(request, "connections/delete.html", {"connection": connection})

@@ -29,11 +29,6 @@ MAX_NAME = 128
 MAX_DESCRIPTION = 1024
 
 
-def policy_resource(account_id: str, network_id: str = "*") -> str:
-    """The resource of network actions (`openapiexplorer:CreateNetwork` and the rest)."""
-    return f"acs:openapiexplorer::{account_id}:network/{network_id}"
-
-
 def _has_control(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text)
 

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from oauth.audit import console_write
 from oauth.forms import AccessKeyForm
 from oauth.models import AccessKey
 from oauth.services import access_key_create, access_key_revoke
@@ -27,7 +28,8 @@ def access_key_list(request: HttpRequest) -> HttpResponse:
         if not user.account_id:
             form.add_error(None, "Only users that belong to an account can have AccessKeys.")
         else:
-            issued = access_key_create(user=user, description=form.cleaned_data["description"])
+            with console_write(request, "ram:CreateAccessKey"):
+                issued = access_key_create(user=user, description=form.cleaned_data["description"])
             form = AccessKeyForm()
     keys = AccessKey.objects.filter(user=user).order_by("revoked_at", "-created_at")
     return render(request, "oauth/access_keys.html", {"form": form, "keys": keys, "issued": issued})
@@ -41,6 +43,7 @@ def access_key_revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
     if key is None:
         raise Http404("AccessKey not found")
     if key.revoked_at is None:
-        access_key_revoke(access_key=key)
+        with console_write(request, "ram:DeleteAccessKey", arguments={"accessKeyId": key.id}):
+            access_key_revoke(access_key=key)
         messages.success(request, f"Revoked AccessKey {key.id}.")
     return redirect("access-key-list")

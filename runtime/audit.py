@@ -22,6 +22,7 @@ import uuid
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 import anyio
 
@@ -63,15 +64,16 @@ def _text(value: Any) -> Any:
     return value.replace(NUL, NUL_TEXT) if isinstance(value, str) and NUL in value else value
 
 
-def redact_url(url: str) -> str:
-    """Mask secret-looking query parameters of an upstream URL."""
+def redact_url(url: str, *, secret_names: frozenset[str] = frozenset()) -> str:
+    """Mask secret-looking query parameters of an upstream URL (and those named in `secret_names`)."""
     if "?" not in url:
         return url
     base, _, query = url.partition("?")
     parts = []
     for pair in query.split("&"):
         key, sep, val = pair.partition("=")
-        parts.append(f"{key}{sep}{REDACTED}" if sep and SECRET_KEY_RE.search(key) else pair)
+        secret = SECRET_KEY_RE.search(key) or unquote_plus(key) in secret_names
+        parts.append(f"{key}{sep}{REDACTED}" if sep and secret else pair)
     return f"{base}?{'&'.join(parts)}"
 
 

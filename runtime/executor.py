@@ -142,7 +142,7 @@ class Executor:
             started=started,
             target_account_id=outcome.target_account_id,
             upstream_request_id=outcome.upstream_request_id,
-            upstream=outcome.upstream,
+            upstream=_redacted_log(outcome.upstream, secret_names),
         )
         return outcome.result
 
@@ -316,7 +316,16 @@ class Executor:
             return Outcome(tool_error(str(exc), code=code), "error", code, str(exc))
         connect_timeout = (connection and connection.connect_timeout) or float(conf.get("MCP_UPSTREAM_CONNECT_TIMEOUT"))
         read_timeout = (connection and connection.read_timeout) or float(conf.get("MCP_UPSTREAM_READ_TIMEOUT"))
-        log: dict[str, Any] = {"method": request.method, "url": audit.redact_url(request.full_url())}
+        log: dict[str, Any] = {
+            "method": request.method,
+            "url": audit.redact_url(request.full_url()),
+            # What GetRequestLog reports of the call (oauth.audit.log_info).
+            "product": binding.product,
+            "version": binding.version,
+            "api": binding.api_name,
+            "style": binding.style,
+            "region": region,
+        }
         try:
             sent = await upstream.send(
                 self.client,
@@ -353,6 +362,13 @@ class Executor:
                 upstream_id,
             )
         return Outcome(result, "success", upstream=log, upstream_request_id=upstream_id)
+
+
+def _redacted_log(log: dict[str, Any] | None, secret_names: frozenset[str]) -> dict[str, Any] | None:
+    """The upstream log with the query values of secret arguments (format password, x-sensitive) masked."""
+    if not log or not secret_names or "url" not in log:
+        return log
+    return {**log, "url": audit.redact_url(str(log["url"]), secret_names=secret_names)}
 
 
 def _has_param(api: Any, name: str) -> bool:

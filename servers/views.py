@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from oauth import access
+from oauth.audit import console_write
 from oauth.selectors import decide_for_user
 from servers.client_config import Transport, client_config, client_configs
 from servers.errors import ApiError
@@ -154,7 +155,9 @@ def server_create_view(request: HttpRequest) -> HttpResponse:
     form = ServerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            server = server_create(account=user.account, user=user, data=form.to_api_data())
+            with console_write(request, "openapiexplorer:CreateApiMcpServer") as write:
+                server = server_create(account=user.account, user=user, data=form.to_api_data())
+                write.server_id = server.id
         except ApiError as exc:
             form.add_api_error(exc.code, exc.message, exc.field)
         else:
@@ -221,7 +224,8 @@ def server_edit(request: HttpRequest, server_id: str) -> HttpResponse:
     form = ServerForm(request.POST or None, initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
         try:
-            server_update(server=server, data=form.to_api_data())
+            with console_write(request, "openapiexplorer:UpdateApiMcpServer", server_id=server.id):
+                server_update(server=server, data=form.to_api_data())
         except ApiError as exc:
             form.add_api_error(exc.code, exc.message, exc.field)
         else:
@@ -237,7 +241,8 @@ def server_delete_view(request: HttpRequest, server_id: str) -> HttpResponse:
     form = DeleteServerForm(request.POST or None, server_name=server.name)
     if request.method == "POST" and form.is_valid():
         try:
-            server_delete(server=server)
+            with console_write(request, "openapiexplorer:DeleteApiMcpServer", server_id=server.id):
+                server_delete(server=server)
         except ApiError as exc:
             form.add_error(None, f"{exc.message} ({exc.code})")
         else:
