@@ -43,7 +43,7 @@ def access_key_revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
     if key is None:
         raise Http404("AccessKey not found")
     if key.revoked_at is None:
-        with console_write(request, "ram:DeleteAccessKey", arguments={"accessKeyId": key.id}):
+        with console_write(request, "ram:DeleteAccessKey", arguments={"id": key.id}):
             access_key_revoke(access_key=key)
         messages.success(request, f"Revoked AccessKey {key.id}.")
     return redirect("access-key-list")

@@ -1,7 +1,8 @@
 """Django admin for connections and audit events (an operator's fallback).
 
 Connection secrets are encrypted at rest and never shown or edited here: the console's Connections
-page, the management API or `manage.py set_connection` set them. Audit events are read-only.
+page, the management API or `manage.py set_connection` set them. Audit events are append-only:
+nobody adds, edits or deletes one here (not even a superuser; `manage.py export_audit` exports them).
 """
 
 from __future__ import annotations
@@ -35,4 +36,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
