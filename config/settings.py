@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # its bundled Swagger UI files for /api/docs (otherwise it loads them from a CDN)
     "oauth2_provider",
     "oauth",
     "servers",

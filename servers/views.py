@@ -123,7 +123,11 @@ def static_file(request: HttpRequest, path: str) -> HttpResponse:
             whole[header] = value
         whole["Content-Length"] = str(len(content))
         whole["Cache-Control"] = "public, max-age=300"
-        response.close()
+        # Close the file, not the response: closing a response sends `request_finished`, which
+        # would end this request's database connection while the request is still being answered.
+        file = getattr(response, "file_to_stream", None)
+        if file is not None:
+            file.close()
         return whole
     return response
 
