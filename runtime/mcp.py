@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -35,7 +36,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from runtime import conf, edge, internal_api, limits, system_tools
+from runtime import audit, conf, edge, internal_api, limits, system_tools
 from runtime.data import ServerRecord
 from runtime.executor import CallMeta, new_request_id
 
@@ -311,7 +312,21 @@ class ServerRuntime:
                 executor = self.runtime.executor
                 found = await system_tools.call(executor, snap, params.name, params.arguments, principal, _meta(ctx))
                 return _complete_result(ctx, found)
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
+            message = f"Unknown tool: {params.name}"
+            self.runtime.executor.audit_tool_call(  # a call of a tool that does not exist is audited too
+                snap,
+                principal,
+                _meta(ctx),
+                tool=params.name[:200],
+                action="",
+                # No schema says which of its arguments are secrets: keep the names only.
+                arguments={str(k): audit.REDACTED for k in (params.arguments or {})},
+                outcome="invalid",
+                error_code="NotFound.Tool",
+                error_message=message[:2000],
+                started=time.monotonic(),
+            )
+            raise MCPError(code=types.INVALID_PARAMS, message=message)
         result = await self.runtime.executor.call(snap, params.name, params.arguments, principal, _meta(ctx))
         return _complete_result(ctx, result)
 
