@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -52,6 +53,36 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+ROLE_NAME_RE = re.compile(r"[A-Za-z0-9.-]{1,64}")
+"""RAM's rule for role names: 1 to 64 letters, digits, periods or hyphens."""
+POLICY_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+ACCOUNT_ID_RE = re.compile(r"[0-9]{1,20}")
+
+
+class Role(models.Model):
+    """A RAM-style role of an account: users of the trusted accounts may assume it (SPEC §6.4).
+
+    A caller of another account acts as this role when its MCP server has `enableAssumeRole` and
+    the call sets `x_assume_account_id`: the role must trust the server's account, the caller needs
+    `sts:AssumeRole` on `acs:ram::<account>:role/<name>`, and the call is allowed by the role's
+    policies (intersected with the server's `assumeRoleExtraPolicy`).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=64)
+    description = models.CharField(max_length=1024, blank=True)
+    trusted_account_ids = models.JSONField(default=list, blank=True, help_text='["1234567890123456", …]')
+    policies: models.ManyToManyField[Policy, Any] = models.ManyToManyField(Policy, blank=True, related_name="roles")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="role_name_unique_per_account")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id})"
 
 
 class AccessKey(models.Model):

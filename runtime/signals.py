@@ -4,6 +4,9 @@ Revoking a token (DOT deletes the access token; a personal token gets `revoked_a
 user, its policies or a policy document publishes a `token` or `user` event after commit
 (`servers.events`). Saving or deleting a connection (console, management API, CLI, admin)
 publishes a `connection` event, on which the process's MCP runtime empties its connection cache.
+Saving or deleting a role, changing its policies, or editing or deleting a policy attached to a role
+publishes the account's `role` event, on which the runtime forgets that account's roles
+(`runtime.roles`).
 Saving or deleting a network publishes its account's `network` event, on which the runtime forgets
 that account's networks (`runtime.network_access`).
 """
@@ -54,6 +57,27 @@ def _policy_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: _users_changed(user_ids))
 
 
+def _role_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    account_id = str(instance.account_id)
+    transaction.on_commit(lambda: events.role_changed(account_id))
+
+
+def _role_policies_changed(sender: Any, instance: Any, action: str, **kwargs: Any) -> None:
+    if action.startswith("post_"):  # instance is the role or the policy; both belong to the account
+        _role_changed(sender, instance)
+
+
+def _policy_roles_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.pk and instance.roles.exists():
+        _role_changed(sender, instance)
+
+
+def _drop_cached_roles(topic: str, key: str) -> None:
+    from runtime import roles
+
+    roles.on_event(topic, key)
+
+
 def _connection_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     connection_id = instance.pk
     transaction.on_commit(lambda: events.connection_changed(connection_id))
@@ -87,7 +111,7 @@ def _drop_cached_networks(topic: str, key: str) -> None:
 def connect() -> None:
     from oauth2_provider.models import get_access_token_model
 
-    from oauth.models import Network, PersonalAccessToken, Policy, User
+    from oauth.models import Network, PersonalAccessToken, Policy, Role, User
     from runtime.models import Connection
 
     access_token = get_access_token_model()
@@ -98,10 +122,15 @@ def connect() -> None:
     m2m_changed.connect(_user_policies_changed, sender=User.policies.through, dispatch_uid="runtime-user-policies")
     post_save.connect(_policy_changed, sender=Policy, dispatch_uid="runtime-policy-save")
     pre_delete.connect(_policy_changed, sender=Policy, dispatch_uid="runtime-policy-delete")
+    post_save.connect(_policy_roles_changed, sender=Policy, dispatch_uid="runtime-policy-roles-save")
+    pre_delete.connect(_policy_roles_changed, sender=Policy, dispatch_uid="runtime-policy-roles-delete")
+    post_save.connect(_role_changed, sender=Role, dispatch_uid="runtime-role-save")
+    post_delete.connect(_role_changed, sender=Role, dispatch_uid="runtime-role-delete")
+    m2m_changed.connect(_role_policies_changed, sender=Role.policies.through, dispatch_uid="runtime-role-policies")
     post_save.connect(_connection_changed, sender=Connection, dispatch_uid="runtime-connection-save")
     post_delete.connect(_connection_changed, sender=Connection, dispatch_uid="runtime-connection-delete")
     post_save.connect(_network_changed, sender=Network, dispatch_uid="runtime-network-save")
     post_delete.connect(_network_changed, sender=Network, dispatch_uid="runtime-network-delete")
-    for listener in (_drop_cached_connections, _drop_cached_networks):
+    for listener in (_drop_cached_connections, _drop_cached_networks, _drop_cached_roles):
         events.unsubscribe_all(listener)  # connect() may run twice; listen once
         events.subscribe_all(listener)

@@ -11,6 +11,9 @@ channel and every process (this one included) hears it through its subscriber (`
 run by the MCP runtime's lifespan); without Redis it is delivered to this process's listeners
 directly, and other processes notice through the runtime's short-TTL version checks.
 
+The `role` topic (an account's roles, their trusted accounts or policies changed; the key is the
+account id) is published by `role_changed`.
+
 Listeners are called on the publishing thread (or the subscriber's event loop) and must be quick
 and thread-safe; the runtime's listener only hands the key to its event loop.
 """
@@ -27,7 +30,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "mcp-console:events"
-TOPICS = ("server", "token", "user", "connection", "network")
+TOPICS = ("server", "token", "user", "connection", "network", "role")
 
 _listeners: list[Callable[[str], None]] = []  # server topic, kept for the original API
 _topic_listeners: list[Callable[[str, str], None]] = []
@@ -110,6 +113,12 @@ def connection_changed(connection_id: str | int) -> None:
 
 def network_changed(account_id: str) -> None:
     publish("network", account_id)
+
+
+
+def role_changed(account_id: str) -> None:
+    """One of an account's roles (its trusted accounts or policies) changed; the key is the account id."""
+    publish("role", account_id)
 
 
 async def listen_redis(url: str, ready: Callable[[], None] | None = None) -> None:
