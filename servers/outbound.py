@@ -58,10 +58,10 @@ def address_kind(address: str) -> tuple[str, str]:
         return NEVER, "the unspecified address"
     if isinstance(ip, ipaddress.IPv4Address) and ip == ipaddress.IPv4Address("255.255.255.255"):
         return NEVER, "the broadcast address"
+    if ip.is_loopback:  # before is_reserved: ::1 lies in the reserved ::/8
+        return PRIVATE, "a loopback address"
     if ip.is_reserved:
         return NEVER, "a reserved address"
-    if ip.is_loopback:
-        return PRIVATE, "a loopback address"
     if ip.is_global:
         return PUBLIC, "a public address"
     return PRIVATE, "a private address"
