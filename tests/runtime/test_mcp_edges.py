@@ -190,6 +190,14 @@ def test_legacy_messages_endpoint_answers_json_rpc_errors(live_server_url, mcp, 
         stop.set()
 
 
-def test_a_foreign_host_is_refused_with_a_json_rpc_error(live_server_url, mcp, ecs, alice, pat):
-    answer = post(live_server_url + mcp.path(ecs) + "/mcp", pat(alice), json.dumps(INIT), Host="evil.example")
+def test_plain_refusals_of_the_transports_become_json_rpc_errors(live_server_url, mcp, ecs, alice, pat):
+    base = live_server_url + mcp.path(ecs)
+    token = pat(alice)
+    answer = post(base + "/mcp", token, json.dumps(INIT), Host="evil.example")
     assert_rpc_error(answer, 421, -32600, "Invalid Host header")
+    answer = post(base + "/mcp", token, json.dumps(INIT), Origin="http://evil.example")
+    assert_rpc_error(answer, 403, -32600, "Invalid Origin header")
+    answer = httpx.get(base + "/messages?session_id=" + "0" * 32, headers={"Authorization": f"Bearer {token}"})
+    assert_rpc_error(answer, 405, -32600, "Method Not Allowed")
+    modern = post(base + "/mcp", token, json.dumps(INIT), Accept="text/plain", **{"mcp-protocol-version": "2026-07-28"})
+    assert_rpc_error(modern, 406, -32600, "Not Acceptable")

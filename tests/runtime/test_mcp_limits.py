@@ -208,3 +208,22 @@ def test_a_session_stream_and_listen_streams_count(live_server_url, mcp, servers
                 assert refused.status_code == 429
 
     anyio.run(main)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("MCP_SESSION_IDLE_SECONDS", 0, "at least 1"),
+        ("MCP_MAX_REQUEST_BYTES", -1, "at least 1"),
+        ("MCP_MAX_SESSIONS_PER_USER", -1, "at least 0"),
+    ],
+)
+def test_settings_out_of_range_are_refused(settings, name, value, words):
+    from config.env import ImproperlyConfiguredEnv
+    from runtime import conf
+
+    setattr(settings, name, value)
+    with pytest.raises(ImproperlyConfiguredEnv, match=f"{name} must be {words}, got {value}"):
+        conf.get(name)
+    setattr(settings, name, 0 if words == "at least 0" else 5)
+    assert conf.get(name) == (0 if words == "at least 0" else 5)
