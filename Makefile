@@ -10,7 +10,7 @@ PORT ?= 8000
 UVICORN_SPEED := --loop uvloop --http runtime.http_protocol:HttpToolsProtocol
 HOST ?= 127.0.0.1
 
-.PHONY: install run test lint bench bench-runtime
+.PHONY: install run test lint bench bench-runtime bench-load
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,8 @@ bench: install
 # The MCP runtime against FastMCP's OpenAPI proxy (creates .venv-bench for fastmcp on first use).
 bench-runtime: install
 	@$(PY) bench/runtime.py $(BENCH_ARGS)
+
+# 200 concurrent management and tool calls with a SIGTERM and restart, on a throwaway PostgreSQL
+# database (needs DATABASE_URL=postgres://…): 5xx, peak database connections, lost audit events.
+bench-load: install
+	@$(PY) bench/load.py $(BENCH_ARGS)
