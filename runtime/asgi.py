@@ -290,9 +290,9 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
         await send_json(send, 404, not_found(request_id))
         return
     source_ip = client_ip(scope)
-    refused = await network_access.refusal(record, internal=_is_internal(scope), source_ip=source_ip)
-    if refused is not None:  # public access off, or an address outside the internal URL's whitelist
-        code, message = refused
+    blocked = await network_access.refusal(record, internal=_is_internal(scope), source_ip=source_ip)
+    if blocked is not None:  # public access off, or an address outside the internal URL's whitelist
+        code, message = blocked
         network_access.audit_refusal(
             runtime.writer,
             record,
