@@ -292,19 +292,19 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
     source_ip = client_ip(scope)
     blocked = await network_access.refusal(record, internal=_is_internal(scope), source_ip=source_ip)
     if blocked is not None:  # public access off, or an address outside the internal URL's whitelist
-        code, message = blocked
+        code, why = blocked
         network_access.audit_refusal(
             runtime.writer,
             record,
             principal,
             code=code,
-            message=message,
+            message=why,
             source_ip=source_ip,
             request_id=request_id,
             method=str(scope.get("method", "")),
             endpoint=route.endpoint,
         )
-        await send_json(send, 403, {"requestId": request_id, "code": code, "message": message})
+        await send_json(send, 403, {"requestId": request_id, "code": code, "message": why})
         return
     try:
         auth.check_access(
