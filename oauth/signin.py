@@ -119,10 +119,15 @@ class SignInForm(AuthenticationForm):
     def _failed(self, username: str, address: str, tripped: list[throttle.Counter]) -> None:
         model = get_user_model()
         user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
-        if user is None:
-            return  # nobody to tell; the counters still count (no hint that the name is unknown)
         action = "signin:ConsoleLogin"
-        record_event(user=user, action=action, code="InvalidCredentials", message="Wrong password.", source_ip=address)
+        if user is not None:  # an unknown name is counted all the same: no hint that it is unknown
+            record_event(
+                user=user,
+                action=action,
+                code="InvalidCredentials",
+                message="Wrong password (or the user is disabled).",
+                source_ip=address,
+            )
         record_tripped(tripped, user=user, action=action, source_ip=address)
 
 

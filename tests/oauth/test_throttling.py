@@ -30,7 +30,7 @@ def clock(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[float]:
     return now
 
 
-def login(client: Client, username: str, password: str, address: str = "198.51.100.1", **extra: str) -> Any:
+def login(client: Client, username: str, password: str, address: str = "198.51.100.1", **extra: Any) -> Any:
     return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=address, **extra)
 
 
@@ -62,16 +62,20 @@ def test_the_lock_is_per_user_not_per_spelling_and_leaves_other_users_alone(clie
     assert login(client, "bob", "bob-password", address="198.51.100.2").status_code == 302
 
 
-def test_unknown_usernames_are_locked_alike(client, db, clock):
+def test_unknown_usernames_are_locked_alike(client, db, clock, caplog):
     for _ in range(3):
         assert login(client, "nobody", "guess").status_code == 200
     assert login(client, "nobody", "guess").status_code == 429
-    assert not AuditEvent.objects.exists()  # no account to file it in
+    assert not AuditEvent.objects.exists()  # no account to file it in, so only a warning says so
+    assert any(r.name == "oauth.signin" and "user nobody" in r.getMessage() for r in caplog.records)
 
 
 def test_failures_count_per_address_across_usernames(client, alice, bob, charlie, clock):
-    for name in ("alice", "alice", "bob", "bob", "nobody"):
+    for name in ("alice", "alice", "nobody", "bob", "bob"):
         assert login(client, name, "wrong", address="203.0.113.9").status_code == 200
+    locked = AuditEvent.objects.get(kind=AuditEvent.KIND_SIGNIN, error_code="Throttling")
+    assert (locked.account_id, locked.username) == (bob.account_id, "bob")  # filed with the fifth failure
+    assert "5 failed attempts for address 203.0.113.9" in locked.error_message
     refused = login(client, "charlie", "charlie-password", address="203.0.113.9")
     assert refused.status_code == 429
     assert "from your address" not in refused.content.decode()  # it says "for your address"
@@ -308,6 +312,21 @@ def test_unknown_bearer_tokens_lock_the_address(client, alice, clock):
         client.get("/mcpSystemTools", HTTP_AUTHORIZATION=f"Bearer {real}", REMOTE_ADDR="198.51.100.81").status_code
         == 200
     )
+
+
+def test_management_calls_see_the_address_behind_a_trusted_proxy(client, alice, settings):
+    from tests.runtime.test_mcp_auth import dot_token
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    real = dot_token(alice, scope="openapiexplorer")
+    response = client.get(
+        "/mcpSystemTools",
+        HTTP_AUTHORIZATION=f"Bearer {real}",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )
+    assert response.status_code == 200
+    assert AuditEvent.objects.get(kind=AuditEvent.KIND_MANAGEMENT).source_ip == "192.0.2.99"
 
 
 # Redis: shared by processes, atomic counting with an expiry ------------------------------------------
