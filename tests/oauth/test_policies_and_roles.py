@@ -81,6 +81,7 @@ def test_the_document_may_be_json_text_and_is_validated(alice):
             "EntityNotExist.Policy",
         ),
         ("/ram/role", {"roleName": "ops"}, 400, "Missing.TrustedAccountIds"),
+        ("/ram/role", {"roleName": "taken", "trustedAccountIds": []}, 409, "EntityAlreadyExists.Role"),
         (
             "/ram/attachPolicyToUser",
             {"policyName": "AdministratorAccess", "userName": "charlie"},
@@ -90,6 +91,7 @@ def test_the_document_may_be_json_text_and_is_validated(alice):
     ],
 )
 def test_bad_input_is_refused_precisely_and_writes_nothing(alice, charlie, path, body, status, code):
+    Role.objects.create(account=alice.account, name="taken")
     before = (Policy.objects.count(), Role.objects.count(), charlie.policies.count())
     response = call(alice, "POST", path, body=body)
     assert (response.status_code, response.json()["code"]) == (status, code), response.content
@@ -106,6 +108,24 @@ def test_a_role_and_its_policy_are_deleted_in_order(alice):
     assert not Role.objects.exists() and not Policy.objects.filter(name="ReadEcs").exists()
     builtin = call(alice, "DELETE", "/ram/policy", {"policyName": "AdministratorAccess"})
     assert (builtin.status_code, builtin.json()["code"]) == (403, "Forbidden.BuiltInPolicy")
+    changed = call(alice, "PATCH", "/ram/policy", {"policyName": "AdministratorAccess"}, {"description": "x"})
+    assert (changed.status_code, changed.json()["code"]) == (403, "Forbidden.BuiltInPolicy")
+
+
+def test_a_role_never_trusts_its_own_account(alice):
+    response = call(alice, "POST", "/ram/role", body={"roleName": "ops", "trustedAccountIds": [alice.account_id]})
+    assert (response.status_code, response.json()["code"]) == (400, "InvalidParam.TrustedAccountIds")
+    assert "its own account" in response.json()["message"]
+
+
+def test_attaching_and_detaching_are_idempotent(alice, bob):
+    body = {"policyName": "AdministratorAccess", "userName": "bob"}
+    for _ in range(2):
+        assert call(alice, "POST", "/ram/attachPolicyToUser", body=body).status_code == 200
+    assert bob.policies.filter(name="AdministratorAccess").count() == 1
+    for _ in range(2):
+        assert call(alice, "POST", "/ram/detachPolicyFromUser", body=body).status_code == 200
+    assert not bob.policies.filter(name="AdministratorAccess").exists()
 
 
 @pytest.mark.parametrize(

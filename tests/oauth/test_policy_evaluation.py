@@ -149,6 +149,7 @@ CASES = [
     ([CLIENTS_LIKE], "a:b", "*", {"mcp:ClientId": "cline"}, False, "implicit-deny", None),
     ([ALLOW_ALL, NOT_CLIENT], "a:b", "*", {"mcp:ClientId": "trusted"}, True, "allow", 0),
     ([ALLOW_ALL, NOT_CLIENT], "a:b", "*", {"mcp:ClientId": "other"}, False, "explicit-deny", 1),
+    ([ALLOW_ALL, NOT_CLIENT], "a:b", "*", {}, False, "explicit-deny", 1),  # a missing key: negations hold
     ([ALLOW_ALL, NOT_CLIENT_LIKE], "a:b", "*", {"mcp:ClientId": "corp-1"}, True, "allow", 0),
     ([ALLOW_ALL, NOT_CLIENT_LIKE], "a:b", "*", {"mcp:ClientId": "home"}, False, "explicit-deny", 1),
     # Condition keys are case-insensitive; every operator of a statement must hold.

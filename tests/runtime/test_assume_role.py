@@ -13,8 +13,8 @@ import time
 import anyio
 import pytest
 
-from oauth.models import Role
-from oauth.services import policy_attach, policy_create, role_create, role_update
+from oauth.models import Policy, Role
+from oauth.services import policy_attach, policy_create, policy_update, role_create, role_update
 from runtime.models import AuditEvent, Connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,7 +98,11 @@ def test_a_call_runs_in_the_trusting_account_with_its_connection(
     assert text_of(other)["headers"]["authorization"] == "Bearer token-b"  # account B's connection
     own = call(live_server_url, mcp, server, token, tool(widgets, "ListWidgets"), {})
     assert text_of(own)["headers"]["authorization"] == "Bearer token-a"
-    assumed, plain = events_for(server, 2)
+    same = call(
+        live_server_url, mcp, server, token, tool(widgets, "ListWidgets"), {"x_assume_account_id": alice.account_id}
+    )
+    assert text_of(same)["headers"]["authorization"] == "Bearer token-a"  # its own account: no role assumed
+    assumed, plain, _ = events_for(server, 3)
     assert (assumed.outcome, assumed.account_id, assumed.target_account_id) == (
         "success",
         alice.account_id,
@@ -191,14 +195,18 @@ def test_the_extra_policy_limits_what_the_role_may_do(
 
 
 def test_role_changes_apply_to_the_next_call(live_server_url, mcp, upstream, widgets, alice, charlie, pat):
-    """The runtime caches roles; a change (here: the role's policy detached) drops them at once."""
+    """The runtime caches roles; a change (the role's policy edited, then detached) drops them at once."""
     server, token = widgets["server"], pat(alice)
     assume = {"x_assume_account_id": charlie.account_id}
     first = call(live_server_url, mcp, server, token, tool(widgets, "ListWidgets"), assume)
     assert first.is_error is False
-    Role.objects.get(name="ops").policies.clear()
+    deny_all = {"Version": "1", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    policy_update(policy=Policy.objects.get(name="WidgetsAll"), document=deny_all)
     second = call(live_server_url, mcp, server, token, tool(widgets, "ListWidgets"), assume)
-    assert second.is_error and text_of(second)["message"].endswith("is not allowed by any policy of role ops.")
+    assert second.is_error and "explicitly denied by policy WidgetsAll of role ops" in text_of(second)["message"]
+    Role.objects.get(name="ops").policies.clear()
+    third = call(live_server_url, mcp, server, token, tool(widgets, "ListWidgets"), assume)
+    assert third.is_error and text_of(third)["message"].endswith("is not allowed by any policy of role ops.")
     unknown = call(live_server_url, mcp, server, token, tool(widgets, "ListWidgets"), {"x_assume_account_id": "42"})
     assert text_of(unknown)["code"] == "EntityNotExist.Role"
     assert len(upstream.requests) == 1
