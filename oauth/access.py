@@ -12,6 +12,7 @@ Names:
   `acs:ram::<account>:<kind>/<name>`;
 - tool call: action `<productcode>:<ApiName>` (product code lower-cased, e.g. `ecs:DescribeInstances`)
   on `acs:<productcode>:<region or *>:<account>:*`;
+- system tool: action `mcp:<ToolName>` on `acs:mcp::<account>:server/<server id>`;
 - assuming a role: `sts:AssumeRole` on `acs:ram::<account>:role/<name>`.
 """
 
@@ -56,6 +57,14 @@ def account_resource(account_id: str, kind: str) -> str:
 
 def tool_resource(product: str, region: str, account_id: str) -> str:
     return f"acs:{product.lower()}:{region or '*'}:{account_id}:*"
+
+
+def system_tool_action(name: str) -> str:
+    return f"mcp:{name}"
+
+
+def system_tool_resource(account_id: str, server_id: str) -> str:
+    return f"acs:mcp::{account_id}:server/{server_id}"
 
 
 def ram_resource(account_id: str, kind: str, name: str = "*") -> str:

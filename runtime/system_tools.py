@@ -6,7 +6,7 @@ ListApiMcpServerSystemTools lists); the input schemas and behaviour are here:
 
 - `FetchRamActionDetails`: for tools of this server (default: all) or `{product, apiName}` pairs,
   the action each needs, whether the caller's policies allow it, and the deciding policy and
-  statement (`oauth.policy.evaluate`, same resource and context as a real call).
+  statement (`oauth.access.decide`, same resource and context as a real call).
 - `SearchApis`: ranks the APIs of one of the server's product versions (the whole version, not only
   the selected APIs) by relevance to a query (`rank_apis`, token scoring, pure).
 - `GetApiDefinition`: one API's catalog definition and the input schema CallApi takes for it.
@@ -17,8 +17,10 @@ ListApiMcpServerSystemTools lists); the input schemas and behaviour are here:
 - `LookupEvents`: the caller's own audit events in this account, newest first, filtered by time,
   tool/action and outcome, paged with `nextToken`.
 
-Each call of a system tool is audited as tool `<Name>`, action `mcp:<Name>` (CallApi's API call is
-audited by the executor under the API's own tool name and action). Catalog reads go through
+Each call of a system tool needs the caller's policies to allow action `mcp:<Name>` on
+`acs:mcp::<accountId>:server/<serverId>` (`oauth.access`; else `Forbidden.RAM`), and is audited as
+tool `<Name>`, action `mcp:<Name>` (CallApi's API call is also decided and audited by the executor
+under the API's own tool name and action). Catalog reads go through
 `runtime.data` and are cached here by catalog revision.
 """
 
@@ -204,6 +206,13 @@ async def call(
     try:
         if errors:
             raise ToolFailure("InvalidParameter", validation_message(errors))
+        decision = principal.decide(
+            access.system_tool_action(name),
+            access.system_tool_resource(snap.record.account_id, snap.server_id),
+            access.request_context(source_ip=meta.source_ip, server_id=snap.server_id, client_id=principal.client_id),
+        )
+        if not decision.allowed:
+            raise ToolFailure("Forbidden.RAM", decision.message, "denied")
         done = await HANDLERS[name](Call(executor, snap, principal, meta, args))
     except ToolFailure as failure:
         done = Done(tool_error(failure.message, code=failure.code), failure.outcome, failure.code, failure.message)
@@ -416,7 +425,9 @@ async def fetch_ram_action_details(c: Call) -> Done:
     for name in names or []:
         binding = bindings.get(name)
         if binding is None:
-            raise ToolFailure("NotFound.Tool", f"{name} is not a tool of this server (system tools need no permission)")
+            raise ToolFailure(
+                "NotFound.Tool", f"{name} is not an API tool of this server (system tools need the action mcp:<Name>)"
+            )
         targets.append(({"tool": name}, binding.product, binding.api_name))
     for item in apis:
         targets.append(({}, str(item["product"]), str(item["apiName"])))

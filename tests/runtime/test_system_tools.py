@@ -167,11 +167,45 @@ def test_enabled_system_tools_are_listed_after_the_api_tools(live_server_url, mc
     assert by_name["LookupEvents"].annotations.read_only_hint is True
 
 
+@pytest.fixture
+def bob_system_tools(bob):
+    """bob (limited) may also use every system tool: actions mcp:<Name>."""
+    from oauth.services import policy_attach, policy_create
+
+    document = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "mcp:*", "Resource": "*"}]}
+    policy_attach(user=bob, policy=policy_create(account=bob.account, name="SystemTools", document=document))
+
+
+def test_system_tools_are_decided_by_the_callers_policies(live_server_url, mcp, servers, alice, bob, pat):
+    from oauth.services import policy_attach, policy_create
+
+    url = live_server_url + mcp.path(servers["tools"]) + "/mcp"
+    (refused,) = call_all(mcp, url, pat(bob), [("SearchApis", {"query": "disk"})])
+    error = text_of(refused)
+    assert refused.is_error and error["code"] == "Forbidden.RAM"
+    resource = f"acs:mcp::{alice.account_id}:server/{servers['tools'].id}"
+    assert f"action mcp:SearchApis on resource {resource} is not allowed by any of your policies." in error["message"]
+    document = {"Version": "1", "Statement": [{"Effect": "Deny", "Action": "mcp:Search*", "Resource": resource}]}
+    policy_attach(user=alice, policy=policy_create(account=alice.account, name="NoSearch", document=document))
+    denied, allowed = call_all(
+        mcp,
+        url,
+        pat(alice),
+        [("SearchApis", {"query": "disk"}), ("GetApiDefinition", {"product": "Ecs", "apiName": "DescribeRegions"})],
+    )
+    assert denied.is_error and "explicitly denied by policy NoSearch" in text_of(denied)["message"]
+    assert not allowed.is_error, allowed.content[0].text
+    (event,) = wait_for_events(
+        1, server_id=servers["tools"].id, action="mcp:SearchApis", outcome="denied", username="bob"
+    )
+    assert event.error_code == "Forbidden.RAM"
+
+
 # FetchRamActionDetails ---------------------------------------------------------------------------
 
 
 def test_fetch_ram_action_details_explains_allow_implicit_and_explicit_deny(
-    live_server_url, mcp, servers, alice, bob, pat
+    live_server_url, mcp, servers, alice, bob, bob_system_tools, pat
 ):
     from oauth.services import policy_create
 
@@ -243,7 +277,7 @@ def test_search_get_definition_and_generate_cli_command(live_server_url, mcp, se
 
 
 def test_call_api_runs_the_same_checks_as_a_tool(
-    live_server_url, mcp, upstream, servers, alice, bob, pat, ak_connection
+    live_server_url, mcp, upstream, servers, alice, bob, bob_system_tools, pat, ak_connection
 ):
     ak_connection(alice.account, "Ecs", base_url=upstream.url)
     url = live_server_url + mcp.path(servers["tools"]) + "/mcp"
@@ -278,7 +312,9 @@ def test_call_api_runs_the_same_checks_as_a_tool(
 # LookupEvents ------------------------------------------------------------------------------------
 
 
-def test_lookup_events_shows_only_the_callers_own_events(live_server_url, mcp, servers, alice, bob, pat):
+def test_lookup_events_shows_only_the_callers_own_events(
+    live_server_url, mcp, servers, alice, bob, bob_system_tools, pat
+):
     url = live_server_url + mcp.path(servers["tools"]) + "/mcp"
     alice_token, bob_token = pat(alice), pat(bob)
     call_all(mcp, url, bob_token, [("Ecs-20140526-DescribeInstances", {"RegionId": "cn-hangzhou"})])
