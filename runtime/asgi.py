@@ -170,7 +170,8 @@ async def lifespan() -> AsyncIterator[None]:
         try:
             yield
         finally:
-            _runtime = None
+            if _runtime is runtime:  # another lifespan in this process (tests run servers in turn) may own it now
+                _runtime = None
             events.unsubscribe_all(runtime.on_event)
             for live in list(runtime.servers.values()):
                 live.stop()

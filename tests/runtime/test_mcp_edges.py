@@ -140,33 +140,34 @@ def test_wrong_content_type_is_415_and_oversized_bodies_413(live_server_url, mcp
     assert post(url, token, ping + " " * (2000 - len(ping))).status_code in (200, 400)
 
 
-def open_sse(url: str, token: str) -> tuple[str, threading.Event, queue.Queue]:
-    """A legacy SSE stream read in a thread; returns its messages URL, a stop flag and its events."""
+def open_sse(url: str, token: str) -> tuple[str, httpx.Client, queue.Queue]:
+    """A legacy SSE stream read in a thread; returns its messages URL, its client (close it) and its events."""
     events: queue.Queue = queue.Queue()
-    stop = threading.Event()
+    client = httpx.Client(timeout=30)
 
     def read() -> None:
-        with httpx.stream("GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as response:
-            kind = ""
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    kind = line[6:].strip()
-                elif line.startswith("data:"):
-                    events.put((kind, line[5:].strip()))
-                if stop.is_set():
-                    return
+        try:
+            with client.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as response:
+                kind = ""
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        kind = line[6:].strip()
+                    elif line.startswith("data:"):
+                        events.put((kind, line[5:].strip()))
+        except Exception:  # noqa: BLE001 - the test closed the stream under the reader
+            pass
 
     threading.Thread(target=read, daemon=True).start()
     kind, data = events.get(timeout=20)
     assert kind == "endpoint"
-    return data, stop, events
+    return data, client, events
 
 
 def test_legacy_messages_endpoint_answers_json_rpc_errors(live_server_url, mcp, ecs, alice, pat, settings):
     settings.MCP_MAX_REQUEST_BYTES = 2000
     token = pat(alice)
     base = live_server_url + mcp.path(ecs)
-    endpoint, stop, events = open_sse(base + "/sse", token)
+    endpoint, stream, events = open_sse(base + "/sse", token)
     messages = live_server_url + endpoint
     try:
         for body, status, code, words in bad_bodies(tool_name(ecs, "DescribeRegions")):
@@ -187,7 +188,7 @@ def test_legacy_messages_endpoint_answers_json_rpc_errors(live_server_url, mcp, 
                 assert json.loads(data)["result"]["serverInfo"]["name"] == "ecs-ops"
                 break
     finally:
-        stop.set()
+        stream.close()
 
 
 def test_plain_refusals_of_the_transports_become_json_rpc_errors(live_server_url, mcp, ecs, alice, pat):
