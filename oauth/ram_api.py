@@ -152,7 +152,8 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         "policyName": policy.name,
         "description": policy.description,
         "policyDocument": policy.document,
-        "attachedUsers": sorted(u.username for u in policy.users.all()),
+        # (the reverse accessor of User.policies, declared by name, is unknown to the type stubs)
+        "attachedUsers": sorted(u.username for u in policy.users.all()),  # type: ignore[attr-defined]
         "attachedRoles": sorted(r.name for r in policy.roles.all()),
         "createTime": iso_utc(policy.created_at),
         "updateTime": iso_utc(policy.updated_at),

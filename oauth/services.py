@@ -96,7 +96,7 @@ def policy_delete(*, policy: Policy) -> None:
     """Delete a policy that is attached to no user and no role (as RAM refuses to)."""
     if policy.name == BUILT_IN_POLICY:
         raise ApiError("Forbidden.BuiltInPolicy", f"The built-in policy {BUILT_IN_POLICY} cannot be deleted.", 403)
-    if policy.users.exists() or policy.roles.exists():
+    if User.objects.filter(policies=policy).exists() or policy.roles.exists():
         raise ApiError(
             "DeleteConflict.Policy.Attachment",
             f"The policy {policy.name} is attached to users or roles; detach it first.",
@@ -158,7 +158,12 @@ def _trusted(account: Account, trusted_account_ids: Any) -> list[str]:
 
 @transaction.atomic
 def role_create(
-    *, account: Account, name: str, trusted_account_ids: list[str], description: str = "", policies: Sequence[Policy] = ()
+    *,
+    account: Account,
+    name: str,
+    trusted_account_ids: list[str],
+    description: str = "",
+    policies: Sequence[Policy] = (),
 ) -> Role:
     """Create a role of `account` trusted by `trusted_account_ids` (RAM's name rule: 1-64 of A-Z a-z 0-9 . -)."""
     if not ROLE_NAME_RE.fullmatch(name):
