@@ -456,6 +456,7 @@ def test_registration_accepts_loopback_https_and_native_app_redirects(live_serve
         ["http://127.0.0.1:5000/cb", "http://localhost/cb", "http://[::1]:8080/oauth/callback"],
         ["https://claude.ai/api/mcp/auth_callback"],
         ["cursor://anysphere.cursor-mcp/oauth/callback", "vscode://vscode.github-authentication/did-authenticate"],
+        ["vscode-insiders://a/cb", "windsurf://b/cb", "cherrystudio://c/cb", "http://localhost:6274/oauth/callback"],
     ):
         answer = register(live_server_url, redirect_uris=uris)
         assert answer.status_code == 201, answer.text
@@ -656,3 +657,27 @@ def test_the_login_page_says_why_when_an_application_asks(live_server_url):
     page = httpx.get(authorization_url(live_server_url, client_id), follow_redirects=True)
     assert page.url.path == "/login/"
     assert 'data-testid="oauth-hint"' in page.text
+
+
+def test_a_registration_purges_unused_ones_now_and_then(live_server_url, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import Application
+
+    stale = register(live_server_url).json()["client_id"]
+    cache.clear()  # as if the last purge was long ago
+    old = timezone.now() - timedelta(seconds=settings.OAUTH_UNUSED_CLIENT_SECONDS + 60)
+    Application.objects.filter(client_id=stale).update(created=old)
+    fresh = register(live_server_url).json()["client_id"]
+    assert set(Application.objects.values_list("client_id", flat=True)) == {fresh}
+
+
+def test_the_issuer_keeps_the_configured_scheme_of_a_base_url(settings):
+    from oauth.authserver.issuer import issuer
+
+    settings.PUBLIC_BASE_URL = "https://mcp.example.com"
+    settings.INTERNAL_BASE_URL = "http://mcp.internal:8000"
+    assert issuer("http", "mcp.example.com") == "https://mcp.example.com"  # TLS ended at a proxy
+    assert issuer("http", "MCP.internal:8000") == "http://mcp.internal:8000"
+    assert issuer("http", "127.0.0.1:9000") == "http://127.0.0.1:9000"
