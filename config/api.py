@@ -38,7 +38,11 @@ logger = logging.getLogger("servers.api")
 
 
 class ManagementApi(NinjaAPI):
-    """Adds the request id header to successes and writes one audit event per authenticated call."""
+    """Adds the request id header to successes and writes the audit event of every refused call.
+
+    The event of a success is written by `audit.in_transaction_with_audit`, inside the operation's
+    transaction; an error answer's event is written here, after that transaction rolled back.
+    """
 
     @cached_property
     def _operation_ids(self) -> dict[tuple[str, str], str]:
@@ -57,7 +61,6 @@ class ManagementApi(NinjaAPI):
         rid = getattr(request, "_management_request_id", None)
         if rid:
             response["x-acs-request-id"] = rid
-            audit.record(request, operation=self._operation(request), status=response.status_code)
         return response
 
     def on_exception(self, request: HttpRequest, exc: Any) -> HttpResponse:
@@ -105,6 +108,7 @@ api.add_exception_handler(Http404, cast(Any, on_not_found))
 api.add_exception_handler(OperationalError, cast(Any, on_database_error))
 api.add_exception_handler(Exception, cast(Any, on_unexpected))
 
+api.add_decorator(audit.in_transaction_with_audit, mode="operation")
 api.add_router("", servers_router)
 api.add_router("", "servers.catalog_api.router")
 api.add_router("", "servers.cli_api.router")

@@ -8,7 +8,6 @@ command of `servers.cli` for that call of a catalog API. Nothing is called.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from django.http import HttpRequest
 from ninja import Router
 from pydantic import BaseModel
 
+from servers import json_input
 from servers.api.common import account_resource, authorize, ok
 from servers.catalog_selectors import (
     api_definition,
@@ -26,6 +26,7 @@ from servers.catalog_selectors import (
 )
 from servers.cli import ApiCall, CliError, command_for
 from servers.errors import ApiError
+from servers.json_input import JsonInputError
 from servers.schemas import ErrorResponse
 
 router = Router(tags=["Catalog"])
@@ -81,13 +82,9 @@ def _parameters(fields: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ApiError(
-                    f"InvalidParam.{name[:1].upper()}{name[1:]}",
-                    f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
-                    field=name,
-                ) from None
+                value = json_input.loads(value, field=name)
+            except JsonInputError as exc:
+                raise ApiError(f"InvalidParam.{name[:1].upper()}{name[1:]}", exc.message, field=name) from None
         if not isinstance(value, dict):
             raise ApiError(f"InvalidParam.{name[:1].upper()}{name[1:]}", f"{name} must be a JSON object.", field=name)
         return value

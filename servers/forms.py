@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 
+from servers import json_input
 from servers.system_tools import SYSTEM_TOOLS
 
 # `QueryTerraformTaskStatus` is added by the service when a server has an async Terraform tool.
@@ -141,12 +142,10 @@ class ServerForm(forms.Form):
         if not raw:
             return []
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            value = json_input.loads(raw, field="prompts")
+        except json_input.JsonInputError as exc:
             raise forms.ValidationError(
-                "Not valid JSON (line %(line)s, column %(col)s): %(msg)s",
-                params={"line": exc.lineno, "col": exc.colno, "msg": exc.msg},
-                code="json",
+                "Not valid JSON: %(problem)s", params={"problem": exc.message}, code="json"
             ) from None
         if not isinstance(value, list):
             raise forms.ValidationError("Prompts must be a JSON list of prompt objects.", code="json_list")

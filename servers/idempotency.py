@@ -2,10 +2,16 @@
 
 The first successful answer to (account, operation, clientToken) is stored with a digest of the
 request. Repeating the token with the same request replays that answer without doing the work
-again; repeating it with a different request is refused (IdempotentParameterMismatch). The write
-and its record commit together, so two concurrent requests with one token cannot both do the work:
-the loser's record insert fails, its transaction (work included) rolls back, and it replays the
-winner's answer. Failed requests are not recorded, so a corrected retry with the same token works.
+again; repeating it with a different request is refused (IdempotentParameterMismatch).
+
+Concurrency: the record is inserted *before* the work, in the operation's transaction, and the
+unique constraint (account, operation, client_token) decides. A twin's insert waits on the
+constraint until the first request's transaction ends: if it committed, the twin's insert fails and
+the twin replays the committed answer (or refuses a different body); if it rolled back (the work
+failed), the twin goes ahead. So exactly one request with a token does the work. Failed requests
+leave no record, so a corrected retry with the same token works. Records expire after three days.
+The claim, the work and the stored answer are one transaction (nested in the operation's own,
+see `servers.api.audit`).
 """
 
 from __future__ import annotations
@@ -56,6 +62,10 @@ def _replay(record: IdempotencyRecord, digest: str) -> dict[str, Any]:
     return dict(record.response)
 
 
+def _fresh(lookup: dict[str, str]) -> IdempotencyRecord | None:
+    return IdempotencyRecord.objects.filter(**lookup, created_at__gte=timezone.now() - RETENTION).first()
+
+
 def run_idempotent(
     *,
     account_id: str,
@@ -69,23 +79,24 @@ def run_idempotent(
         return work()
     digest = request_digest(payload)
     lookup = {"account_id": account_id, "operation": operation, "client_token": client_token}
-    existing = IdempotencyRecord.objects.filter(**lookup, created_at__gte=timezone.now() - RETENTION).first()
+    existing = _fresh(lookup)
     if existing is not None:
         return _replay(existing, digest)
-    try:
-        with transaction.atomic():
-            # Look again inside the write transaction: a concurrent twin may have committed meanwhile.
-            existing = IdempotencyRecord.objects.filter(**lookup, created_at__gte=timezone.now() - RETENTION).first()
-            if existing is not None:
-                return _replay(existing, digest)
-            response = work()
-            IdempotencyRecord.objects.filter(**lookup).delete()  # an expired record of the same token
-            IdempotencyRecord.objects.create(**lookup, request_sha256=digest, status_code=200, response=response)
-    except (IntegrityError, ApiError):
-        # A twin won the race (its record, or e.g. its server name, committed first): answer as it did.
-        winner = IdempotencyRecord.objects.filter(**lookup).first()
-        if winner is None:
-            raise
-        return _replay(winner, digest)
+    with transaction.atomic():  # the claim, the work and the answer commit together
+        try:
+            with transaction.atomic():  # a savepoint: a failed claim leaves the transaction usable
+                # Claim the token before doing the work. Only an expired record of the token may go: a
+                # fresh one is a twin's answer and stays. The insert waits for a twin that claimed the
+                # token first, and fails with IntegrityError once that twin commits.
+                IdempotencyRecord.objects.filter(**lookup, created_at__lt=timezone.now() - RETENTION).delete()
+                record = IdempotencyRecord.objects.create(**lookup, request_sha256=digest, status_code=0, response={})
+        except IntegrityError:
+            winner = _fresh(lookup)  # READ COMMITTED: this new statement sees the twin's committed record
+            if winner is None:
+                raise
+            return _replay(winner, digest)
+        response = work()  # an error rolls the claim back with the work, so a corrected retry can succeed
+        record.status_code, record.response = 200, response
+        record.save(update_fields=["status_code", "response"])
     IdempotencyRecord.objects.filter(account_id=account_id, created_at__lt=timezone.now() - RETENTION).delete()
     return response

@@ -164,15 +164,22 @@ def _token_key() -> bytes:
 
 
 def _parse_time(value: str, name: str) -> datetime:
+    """An ISO-8601 time (UTC when it has no offset) between the years 1 and 9999 once in UTC."""
+    code = f"InvalidParam.{name[:1].upper()}{name[1:]}"
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(
-            f"InvalidParam.{name[:1].upper()}{name[1:]}",
-            f"{name} must be an ISO-8601 time such as 2025-01-31T08:00:00Z; got {value!r}.",
+            code, f"{name} must be an ISO-8601 time such as 2025-01-31T08:00:00Z; got {value[:64]!r}.", field=name
+        ) from None
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is in the year 10000 in UTC
+        raise ApiError(
+            code,
+            f"{name} {value[:64]!r} is out of range: in UTC it must fall between the years 1 and 9999.",
             field=name,
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,11 @@ def server_create(*, account: Account, user: User | None, data: Mapping[str, Any
         with transaction.atomic():
             server = McpServer.objects.create(account=account, name=name, source_type="custom", **fields)
     except IntegrityError:
-        raise ApiError("Exists.Name", f"The MCP server name already exists: {name}.", 409, field="name") from None
+        # Exists.Name only when the name is the cause (a twin committed it first, and the failed
+        # statement waited for that commit); any other violation is a fault of ours: a 500.
+        if McpServer.objects.filter(account_id=account.pk, name=name).exists():
+            raise ApiError("Exists.Name", f"The MCP server name already exists: {name}.", 409, field="name") from None
+        raise
     _announce(server.id)
     logger.info("server %s (%s) created in account %s by %s", server.id, name, account.pk, getattr(user, "pk", None))
     return server

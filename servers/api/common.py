@@ -1,8 +1,10 @@
 """What every management API operation shares: request ids, the request gate, authorization, errors.
 
 The gate (`ManagementAuth`, installed as the NinjaAPI's auth) runs before any parameter parsing:
-body size limit → authentication → JSON parsing, so an anonymous caller learns nothing about the
-shape of its input, and a malformed body gets a precise message rather than a framework default.
+body size limit and framing (query string, form encoding) → authentication → NUL and lone
+surrogate checks of every query and form field → JSON parsing through `servers.json_input` (depth,
+NaN/Infinity, NUL), so an anonymous caller learns nothing about the content of its input, and
+malformed input gets a precise 400 naming the field rather than a framework default or a 500.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import uuid
 from typing import Any, cast
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security.base import AuthBase
@@ -22,8 +25,10 @@ from ninja.security.base import AuthBase
 from oauth import access
 from oauth.authentication import Principal, authenticate
 from oauth.selectors import decide_for_user
+from servers import json_input
 from servers.api import audit
 from servers.errors import ApiError
+from servers.json_input import JsonInputError, check_name, check_text, shown
 from servers.schemas import api_error_from_validation
 
 logger = logging.getLogger("servers.api")
@@ -62,20 +67,68 @@ def _body_bytes(request: HttpRequest) -> bytes:
     return body
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _read_query_and_form(request: HttpRequest) -> None:
+    """Parse the query string and a form body now, so their framing faults are 400s and not 500s later."""
+    fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    try:
+        request.GET  # noqa: B018 - parsed (and counted) here
+        if request.method in _BODY_METHODS and request.content_type in _FORM_TYPES:
+            request.POST  # noqa: B018
+    except TooManyFieldsSent:
+        raise ApiError(
+            "InvalidParam.Body", f"The request has more than {fields} query or form fields; send fewer."
+        ) from None
+    except TooManyFilesSent:
+        raise ApiError("InvalidParam.Body", "The request has too many uploaded files; none are expected.") from None
+    except RequestDataTooBig:
+        limit = settings.MAX_API_BODY_BYTES
+        raise ApiError(
+            "InvalidParam.BodyTooLarge", f"The request body is larger than {limit} bytes; send a smaller request."
+        ) from None
+    except MultiPartParserError:
+        if not request.content_params.get("boundary"):
+            raise ApiError(
+                "InvalidParam.Body",
+                "A multipart/form-data body needs a boundary parameter in its Content-Type header.",
+            ) from None
+        raise ApiError("InvalidParam.Body", "The multipart/form-data body is malformed.") from None
+
+
+def _refuse(exc: JsonInputError) -> ApiError:
+    return ApiError("InvalidParameter", exc.message, field=exc.field)
+
+
+def _check_query_and_form(request: HttpRequest) -> None:
+    """NUL characters and lone surrogates are refused in every query and form field, names included."""
+    sources = [("", request.GET)]
+    if request.method in _BODY_METHODS and request.content_type in _FORM_TYPES:
+        sources.append(("body.", request.POST))
+    try:
+        for prefix, fields in sources:
+            for name in fields:
+                check_name(name, prefix + shown(name), "parameter name")
+                for value in fields.getlist(name):
+                    check_text(value, prefix + shown(name))
+    except JsonInputError as exc:
+        raise _refuse(exc) from None
+
+
 def _parse_json(request: HttpRequest, body: bytes) -> None:
     if request.method not in _BODY_METHODS or not body:
         return
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if request.content_type in _FORM_TYPES:
         return  # formData operations (GenerateCLICommand) read request.POST
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json_input.loads(body.decode("utf-8"), field="body")
     except UnicodeDecodeError:
         raise ApiError("InvalidParam.Body", "The request body is not UTF-8 encoded JSON.") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            "InvalidParam.Body",
-            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
-        ) from None
+    except JsonInputError as exc:
+        if exc.field == "body":  # the body as a whole: syntax or depth
+            raise ApiError("InvalidParam.Body", f"The request body {exc.problem}.") from None
+        raise _refuse(exc) from None
     if not isinstance(data, dict):
         raise ApiError("InvalidParam.Body", f"The request body must be a JSON object, not {type(data).__name__}.")
     request._management_json = data  # type: ignore[attr-defined]
@@ -100,7 +153,10 @@ class ManagementAuth(AuthBase):
         if version and version != API_VERSION:
             raise ApiError("InvalidVersion", f"Specified API version {version} is not supported; use {API_VERSION}.")
         body = _body_bytes(request)
+        _read_query_and_form(request)
         principal = authenticate(request)
+        request.auth = principal  # type: ignore[attr-defined]  # refusals from here on are audited
+        _check_query_and_form(request)
         _parse_json(request, body)
         return principal
 

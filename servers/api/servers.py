@@ -63,9 +63,12 @@ def _max_results(value: int | None) -> int:
         raise ApiError("InvalidParam.MaxResults", str(exc), field="maxResults") from None
 
 
+MAX_SKIP = 2**31 - 1  # skip is an int32 in the OpenAPIExplorer contract
+
+
 def _skip(value: int | None) -> int:
-    if value is not None and value < 0:
-        raise ApiError("InvalidParam.Skip", f"skip must be 0 or more, got {value}.", field="skip")
+    if value is not None and not 0 <= value <= MAX_SKIP:
+        raise ApiError("InvalidParam.Skip", f"skip must be between 0 and {MAX_SKIP}, got {value}.", field="skip")
     return value or 0
 
 

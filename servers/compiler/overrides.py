@@ -13,10 +13,10 @@ property of an object body (`<bodyParameter>.X` in general).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from servers import json_input
 from servers.compiler.schema import component_name
 from servers.compiler.types import ValidationProblem
 
@@ -33,9 +33,10 @@ def parse_override(value: Any) -> tuple[dict[str, Any], str | None]:
         return {}, None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError as exc:
-            return {}, f"is not valid JSON ({exc})"
+            value = json_input.loads(value, field="apiOverrideJson")
+        except json_input.JsonInputError as exc:
+            inside = exc.field.removeprefix("apiOverrideJson").lstrip(".")
+            return {}, f"{inside} {exc.problem}" if inside else exc.problem
     if not isinstance(value, dict):
         return {}, "must be a JSON object"
     return value, None

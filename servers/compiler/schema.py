@@ -18,11 +18,12 @@ schemas the OpenAPI importer wrote. `Finaliser` turns either into clean 2020-12:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
+
+from servers import json_input
 
 COMPONENT_PREFIX = "#/components/schemas/"
 _TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
@@ -91,8 +92,8 @@ def _typed(value: Any, kind: Any) -> Any:
         return {"true": True, "false": False}.get(text.lower(), value)
     if kind in ("array", "object") and text[:1] in "[{":
         try:
-            parsed = json.loads(text)
-        except ValueError:
+            parsed = json_input.loads(text, field="example")
+        except ValueError:  # JsonInputError too: invalid, too deep, NaN, NUL…
             return value
         return parsed if isinstance(parsed, list if kind == "array" else dict) else value
     return value
