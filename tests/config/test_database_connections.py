@@ -10,9 +10,14 @@ pooled connection of this process: the count must stay within the pool's size, w
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +26,6 @@ import pytest
 from django.db import connection
 
 from tests.conftest import service_unavailable
-
-pytestmark = pytest.mark.services
 
 
 def use_pool(*, max_size: int, timeout: float) -> dict[str, Any] | None:
@@ -106,17 +109,19 @@ class SessionCounter:
 
 @pytest.fixture
 def pool_of_four(postgres: None, live_server_url: str) -> Iterator[int]:
-    previous = use_pool(max_size=4, timeout=60)
+    # A generous wait: the test measures the bound, and the machine may be busy.
+    previous = use_pool(max_size=4, timeout=120)
     yield 4
     restore_pool(previous)
 
 
 async def fire(requests: list[tuple[str, str, dict[str, str]]]) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
         return await asyncio.gather(*(client.request(method, url, headers=h) for method, url, h in requests))
 
 
+@pytest.mark.services
 def test_150_concurrent_requests_stay_within_the_pool(
     live_server_url, pool_of_four, alice, signed_client, no_signin_throttling
 ):
@@ -144,7 +149,7 @@ def test_150_concurrent_requests_stay_within_the_pool(
         responses = asyncio.run(fire(requests))
 
     statuses = [r.status_code for r in responses]
-    assert all(status < 500 for status in statuses), sorted(set(statuses))
+    assert all(status < 500 for status in statuses), [r.text[:300] for r in responses if r.status_code >= 500][:3]
     assert statuses[:40] == [200] * 40
     assert {r.json()["code"] for r in responses[40:80]} == {"SignatureDoesNotMatch"}
     assert set(statuses[80:120]) == {401}
@@ -176,11 +181,13 @@ def assert_busy(response: httpx.Response) -> None:
     assert "Traceback" not in response.text
 
 
+@pytest.mark.services
 def test_the_management_api_answers_503_when_no_connection_frees_up(live_server_url, pool_of_one):
     held_connection()
     assert_busy(httpx.get(f"{live_server_url}/apimcpservers", headers={"authorization": "Bearer nope"}, timeout=30))
 
 
+@pytest.mark.services
 def test_a_console_page_answers_503_when_no_connection_frees_up(live_server_url, pool_of_one):
     held_connection()
     # A session cookie makes the page look the session up in the database.
@@ -188,6 +195,7 @@ def test_a_console_page_answers_503_when_no_connection_frees_up(live_server_url,
     assert_busy(response)
 
 
+@pytest.mark.services
 def test_an_mcp_endpoint_answers_503_when_no_connection_frees_up(live_server_url, pool_of_one):
     held_connection()
     response = httpx.post(
@@ -198,9 +206,49 @@ def test_an_mcp_endpoint_answers_503_when_no_connection_frees_up(live_server_url
     assert_busy(response)
 
 
+@pytest.mark.services
 def test_requests_are_served_again_once_a_connection_is_free(live_server_url, pool_of_one):
     held_connection()
     assert_busy(httpx.get(f"{live_server_url}/apimcpservers", headers={"authorization": "Bearer nope"}, timeout=30))
     connection.close()  # back to the pool
     again = httpx.get(f"{live_server_url}/apimcpservers", headers={"authorization": "Bearer nope"}, timeout=30)
     assert again.status_code == 401
+
+
+def database_settings(**env: str) -> dict[str, Any]:
+    """The database settings a fresh process derives from `env` (no connection is made)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "d = s.DATABASES['default']; print(json.dumps({'pool': d['OPTIONS'].get('pool'), 'age': d['CONN_MAX_AGE']}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return {"rc": done.returncode, "err": done.stderr, **(json.loads(done.stdout) if done.returncode == 0 else {})}
+
+
+def test_postgresql_gets_a_pool_sized_by_the_settings_and_no_persistent_connections():
+    url = "postgres://app@db.invalid:5432/app"
+    assert database_settings(DATABASE_URL=url) == {
+        "rc": 0,
+        "err": "",
+        "pool": {"min_size": 2, "max_size": 10, "timeout": 10},
+        "age": 0,
+    }
+    sized = database_settings(DATABASE_URL=url, DB_POOL_MIN_SIZE="1", DB_POOL_MAX_SIZE="25", DB_POOL_TIMEOUT="3")
+    assert sized["pool"] == {"min_size": 1, "max_size": 25, "timeout": 3}
+    assert database_settings(DATABASE_URL=url, DB_POOL_MAX_SIZE="0")["pool"] is None  # e.g. behind PgBouncer
+
+
+def test_contradictory_or_removed_database_settings_stop_start_up():
+    url = "postgres://app@db.invalid:5432/app"
+    too_small = database_settings(DATABASE_URL=url, DB_POOL_MIN_SIZE="5", DB_POOL_MAX_SIZE="2")
+    assert too_small["rc"] != 0 and "DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE" in too_small["err"]
+    removed = database_settings(DATABASE_URL=url, DB_CONN_MAX_AGE="60")
+    assert removed["rc"] != 0 and "DB_CONN_MAX_AGE is gone" in removed["err"]
