@@ -141,7 +141,7 @@ def test_an_unknown_url_lists_the_url_patterns_only_on_loopback(debug_on):
 
 @pytest.mark.django_db
 def test_a_404_raised_by_a_view_is_the_plain_page_off_loopback(debug_on, alice):
-    for address, technical in (("127.0.0.1", True), ("::1", True), (STRANGER, False)):
+    for address, technical in (("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.1", True), (STRANGER, False)):
         browser = client()
         browser.force_login(alice)
         answer = browser.get("/servers/no-such-server/", REMOTE_ADDR=address)

@@ -122,6 +122,7 @@ def test_every_answer_carries_the_security_headers(client, alice):
         assert response["Referrer-Policy"] == "same-origin"
         assert response["Permissions-Policy"] == PERMISSIONS_POLICY
         assert response["X-Frame-Options"] == "DENY"
+        assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
 @pytest.mark.django_db
