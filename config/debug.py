@@ -12,7 +12,8 @@ from __future__ import annotations
 import ipaddress
 
 from django.core.exceptions import BadRequest, SuspiciousOperation
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.safestring import SafeString, mark_safe
 from django.views import defaults
 from django.views.debug import ExceptionReporter
 
@@ -37,15 +38,18 @@ class LoopbackExceptionReporter(ExceptionReporter):
     def _bad_request(self) -> bool:
         return self.exc_type is not None and issubclass(self.exc_type, SuspiciousOperation | BadRequest)
 
-    def get_traceback_html(self) -> str:
+    def get_traceback_html(self) -> SafeString:
         if not self._public():
-            return str(super().get_traceback_html())
+            return super().get_traceback_html()
         assert self.request is not None
         if self._bad_request():
-            return defaults.bad_request(self.request, self.exc_value).content.decode()
-        return defaults.server_error(self.request).content.decode()
+            exc = self.exc_value if isinstance(self.exc_value, Exception) else BadRequest()
+            page: HttpResponse = defaults.bad_request(self.request, exc)
+        else:
+            page = defaults.server_error(self.request)
+        return mark_safe(page.content.decode())  # the production page, rendered by Django's own view
 
-    def get_traceback_text(self) -> str:
+    def get_traceback_text(self) -> SafeString:
         if not self._public():
-            return str(super().get_traceback_text())
-        return "Bad Request (400)" if self._bad_request() else "Server Error (500)"
+            return super().get_traceback_text()
+        return mark_safe("Bad Request (400)" if self._bad_request() else "Server Error (500)")
