@@ -48,26 +48,23 @@ def record_event(
     source_ip: str,
     client_id: str = "",
 ) -> None:
-    """File a `signin` audit event in the user's account (users without one are only logged)."""
+    """File a `signin` audit event in the user's account (oauth.audit); users without one have none."""
     if user is None or not getattr(user, "account_id", None):
         return
-    from runtime.audit import new_event
+    from oauth.audit import record_event as write
     from runtime.models import AuditEvent
 
     try:
-        AuditEvent.objects.create(
-            **new_event(
-                kind=AuditEvent.KIND_SIGNIN,
-                account_id=str(user.account_id),
-                user_id=user.pk,
-                username=user.get_username(),
-                client_id=client_id[:200],
-                action=action,
-                outcome="denied",
-                error_code=code,
-                error_message=message,
-                source_ip=source_ip[:64],
-            )
+        write(
+            kind=AuditEvent.KIND_SIGNIN,
+            account_id=str(user.account_id),
+            user=user,
+            action=action,
+            outcome="denied",
+            client_id=client_id[:200],
+            source_ip=source_ip,
+            error_code=code,
+            error_message=message,
         )
     except Exception:  # the refusal stands whether or not its record could be written
         logger.exception("could not write the audit event of %s %s", action, code)
