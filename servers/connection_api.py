@@ -53,10 +53,13 @@ def _opt(description: str = "", alias: str | None = None, **schema: Any) -> Any:
 
 
 # Document-only shapes of what `runtime.connections` accepts.
-_LINE = {"maxLength": MAX_CONFIG_LENGTH, "pattern": LINE_RE}
-_SECRET = {"maxLength": MAX_SECRET_LENGTH, "pattern": LINE_RE}
-_URL = {"maxLength": MAX_URL_LENGTH, "pattern": r"^\s*https?://[^\s\x00-\x1f\x7f/?#@]+(/[^\s\x00-\x1f\x7f?#]*)?\s*$"}
-_TIMEOUT = {"minimum": MIN_TIMEOUT_SECONDS, "maximum": MAX_TIMEOUT_SECONDS}
+_LINE: dict[str, Any] = {"maxLength": MAX_CONFIG_LENGTH, "pattern": LINE_RE}
+_SECRET: dict[str, Any] = {"maxLength": MAX_SECRET_LENGTH, "pattern": LINE_RE}
+_URL: dict[str, Any] = {
+    "maxLength": MAX_URL_LENGTH,
+    "pattern": r"^\s*https?://[^\s\x00-\x1f\x7f/?#@]+(/[^\s\x00-\x1f\x7f?#]*)?\s*$",
+}
+_TIMEOUT: dict[str, Any] = {"minimum": MIN_TIMEOUT_SECONDS, "maximum": MAX_TIMEOUT_SECONDS}
 
 
 class _Input(BaseModel):

@@ -46,6 +46,7 @@ DEFAULT_TERRAFORM_CODE_MAX_BYTES = 64 * 1024
 TEXT_RE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # free text: tab, newline and CR are the only controls
 LINE_RE = r"^[^\x00-\x1f\x7f]*$"  # one line, no control characters
 TOKEN_RE = r"^[^\s\x00-\x1f\x7f]+$"  # no spaces, no control characters (globs, network ids)
+NO_NUL_RE = r"^[^\x00]*$"  # any text but NUL, which no string of a request may hold (servers.json_input)
 
 
 def anchored(pattern: str) -> str:
@@ -79,11 +80,11 @@ class _Input(BaseModel):
 # Request bodies ------------------------------------------------------------------------------
 
 
-_PRODUCT = {"minLength": 1, "maxLength": 64, "pattern": anchored(PRODUCT_CODE_PATTERN)}
-_VERSION = {"minLength": 1, "maxLength": 64, "pattern": anchored(VERSION_PATTERN)}
-_SELECTOR = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": TOKEN_RE}
-_NETWORK = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": TOKEN_RE}
-_ITEM_NAME = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": LINE_RE}
+_PRODUCT: dict[str, Any] = {"minLength": 1, "maxLength": 64, "pattern": anchored(PRODUCT_CODE_PATTERN)}
+_VERSION: dict[str, Any] = {"minLength": 1, "maxLength": 64, "pattern": anchored(VERSION_PATTERN)}
+_SELECTOR: dict[str, Any] = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": TOKEN_RE}
+_NETWORK: dict[str, Any] = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": TOKEN_RE}
+_ITEM_NAME: dict[str, Any] = {"minLength": 1, "maxLength": MAX_TEXT_ITEM, "pattern": LINE_RE}
 
 
 class ApiSelection(_Input):
@@ -108,7 +109,7 @@ class AdditionalApiDescription(_Input):
     product: str = _opt(**_PRODUCT)
     apiVersion: str = _opt(**_VERSION)
     apiName: str = _opt(minLength=1, maxLength=128, pattern=anchored(API_NAME_PATTERN))
-    apiOverrideJson: str = _opt("JSON object overriding `summary` and `parameters`")
+    apiOverrideJson: str = _opt("JSON object overriding `summary` and `parameters`", pattern=NO_NUL_RE)
     executeCliCommand: bool = _opt("Return the CLI command instead of calling the API")
     enableOutputSchema: bool = _opt("Publish the response schema as outputSchema")
     constParameters: list[ConstParameter] = _opt()
@@ -127,7 +128,7 @@ class Prompt(_Input):
 
     name: str = _opt(**_ITEM_NAME)
     description: str = _text()
-    content: str = _opt("Text with `{{argument}}` placeholders")
+    content: str = _opt("Text with `{{argument}}` placeholders", pattern=NO_NUL_RE)
     arguments: list[PromptArgument] = _opt()
 
 
@@ -138,6 +139,7 @@ class TerraformTool(_Input):
         "HCL, at most TERRAFORM_CODE_MAX_BYTES bytes of UTF-8, checked within TERRAFORM_CHECK_TIMEOUT_SECONDS",
         minLength=1,
         maxLength=DEFAULT_TERRAFORM_CODE_MAX_BYTES,
+        pattern=NO_NUL_RE,
     )
     name: str = _opt(minLength=3, maxLength=64, pattern=anchored(NAME_PATTERN))
     description: str = _text(minLength=1)
@@ -159,7 +161,7 @@ class ServerFields(_Input):
     instructions: str = _text(max_length=MAX_INSTRUCTIONS)
     enableAssumeRole: bool = _opt()
     assumeRoleName: str = _opt(pattern=f"^({ROLE_NAME_PATTERN})?$")
-    assumeRoleExtraPolicy: str = _opt("Policy JSON intersected with the assumed role's policies")
+    assumeRoleExtraPolicy: str = _opt("Policy JSON intersected with the assumed role's policies", pattern=NO_NUL_RE)
     publicAccess: str = _opt(enum=PUBLIC_ACCESS)
     enableCustomVpcWhitelist: bool = _opt()
     terraformTools: list[TerraformTool] = _opt(maxItems=MAX_TERRAFORM_TOOLS)
