@@ -33,7 +33,7 @@ from oauth.models import Account, User
 from runtime.models import Connection
 from servers.catalog.naming import PRODUCT_CODE_RE
 from servers.errors import ApiError
-from servers.outbound import host_refusal
+from servers.outbound import UPSTREAM_SETTING, host_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ MAX_URL_LENGTH = 500  # Connection.base_url
 MAX_REGIONS = 200
 MIN_TIMEOUT_SECONDS = 0.1
 MAX_TIMEOUT_SECONDS = 600.0
-PRIVATE_SETTING = "UPSTREAM_ALLOW_PRIVATE_URLS"
+PRIVATE_SETTING = UPSTREAM_SETTING
 MAX_SECRET_LENGTH = 8192
 MAX_CONFIG_LENGTH = 1000
 

@@ -24,6 +24,7 @@ import httpx
 from oauth import access
 from runtime import audit, build, conf, data, endpoints, internal_api, roles, upstream
 from runtime.auth import Principal
+from runtime.loop_backend import AddressRefused
 from runtime.results import UpstreamResponse, map_response, request_id_of, tool_error
 from runtime.snapshot import ServerSnapshot
 from servers import cli
@@ -338,10 +339,13 @@ class Executor:
             message = f"The upstream API did not answer in time ({request.method} {log['url']})"
             return Outcome(tool_error(message, code="UpstreamTimeout"), "error", "UpstreamTimeout", message, log)
         except httpx.HTTPError as exc:
-            message = f"The upstream API could not be reached: {type(exc).__name__}"
-            return Outcome(
-                tool_error(message, code="UpstreamUnavailable"), "error", "UpstreamUnavailable", message, log
-            )
+            if isinstance(exc.__cause__, AddressRefused):  # the SSRF rule, judged on the resolved address
+                message = f"The upstream address is not allowed: {exc}"
+                code = "Forbidden.UpstreamAddress"
+            else:
+                message = f"The upstream API could not be reached: {type(exc).__name__}"
+                code = "UpstreamUnavailable"
+            return Outcome(tool_error(message, code=code), "error", code, message, log)
         response: UpstreamResponse = sent.response
         log.update(status=response.status, duration_ms=sent.duration_ms, bytes=len(response.body))
         result = map_response(

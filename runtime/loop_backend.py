@@ -26,6 +26,8 @@ from typing import Any
 
 import httpcore
 
+from servers import outbound
+
 # Stop reading from the socket while this much is buffered and unread (back-pressure).
 HIGH_WATER = 256 * 1024
 
@@ -184,7 +186,35 @@ class LoopStream(httpcore.AsyncNetworkStream):
         return None
 
 
+class AddressRefused(httpcore.ConnectError):
+    """The upstream host resolved to an address the SSRF rule (`servers.outbound`) refuses."""
+
+
 class LoopBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses `servers.outbound` allows: the host is resolved here, every
+    address it resolves to is judged, and the connection goes to a judged address (so a DNS answer
+    cannot change between the check and the connect). `allow_private` is UPSTREAM_ALLOW_PRIVATE_URLS."""
+
+    def __init__(self, *, allow_private: bool = True) -> None:
+        self.allow_private = allow_private
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        refusal = outbound.host_refusal(host, allow_private=self.allow_private, setting=outbound.UPSTREAM_SETTING)
+        if refusal:
+            raise AddressRefused(refusal)
+        try:
+            infos = await loop.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        refusal = outbound.resolved_refusal(
+            addresses, allow_private=self.allow_private, setting=outbound.UPSTREAM_SETTING
+        )
+        if refusal:
+            raise AddressRefused(f"{host} resolves to {refusal}")
+        return addresses
+
     async def connect_tcp(
         self,
         host: str,
@@ -197,7 +227,8 @@ class LoopBackend(httpcore.AsyncNetworkBackend):
         local = (local_address, 0) if local_address else None
         try:
             async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_connection(_Protocol, host, port, local_addr=local)
+                addresses = await self._addresses(host, port)
+                transport, protocol = await self._connect(loop, addresses, port, local)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from exc
         except OSError as exc:
@@ -208,6 +239,18 @@ class LoopBackend(httpcore.AsyncNetworkBackend):
         for option in socket_options or ():
             sock.setsockopt(*option)
         return LoopStream(transport, protocol)  # type: ignore[arg-type]
+
+    @staticmethod
+    async def _connect(
+        loop: asyncio.AbstractEventLoop, addresses: list[str], port: int, local: tuple[str, int] | None
+    ) -> tuple[asyncio.BaseTransport, _Protocol]:
+        """The first of the judged addresses that accepts a connection (in resolver order)."""
+        for address in addresses[:-1]:
+            try:
+                return await loop.create_connection(_Protocol, address, port, local_addr=local)
+            except OSError:
+                continue
+        return await loop.create_connection(_Protocol, addresses[-1], port, local_addr=local)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 import httpcore
 import httpx
+from django.conf import settings
 from httpx._transports.default import map_httpcore_exceptions  # httpx's own error mapping
 
 from runtime import conf, signing
@@ -109,7 +110,9 @@ class UpstreamTransport(httpx.AsyncHTTPTransport):
     """httpx's pooled transport whose httpcore pool moves bytes with `LoopBackend` (the loop's own
     transports) instead of anyio's socket streams; HTTP, pooling and TLS stay httpcore's."""
 
-    def __init__(self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None, allow_private: bool = True
+    ) -> None:
         ssl_context = ssl_context or httpx.create_ssl_context()
         super().__init__(verify=ssl_context, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
@@ -117,7 +120,7 @@ class UpstreamTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=LoopBackend(),
+            network_backend=LoopBackend(allow_private=allow_private),
         )
 
     @property
@@ -133,7 +136,8 @@ def new_client() -> UpstreamClient:
     # No redirects: a signed request must not be replayed elsewhere; no proxy settings from the
     # environment unless asked for; no cookies kept between calls of different callers.
     return UpstreamClient(
-        transport=UpstreamTransport(limits=limits),
+        # Every connection is checked against the SSRF rule once its host is resolved (LoopBackend).
+        transport=UpstreamTransport(limits=limits, allow_private=bool(settings.UPSTREAM_ALLOW_PRIVATE_URLS)),
         trust_env=bool(conf.get("MCP_UPSTREAM_TRUST_ENV")),
         limits=limits,
         follow_redirects=False,

@@ -33,6 +33,8 @@ METADATA_ADDRESSES = frozenset(
 METADATA_HOSTS = frozenset(
     {"metadata", "metadata.google.internal", "metadata.goog", "metadata.azure.internal", "instance-data"}
 )
+# The setting that lets connections (and so tool calls) reach loopback and private addresses.
+UPSTREAM_SETTING = "UPSTREAM_ALLOW_PRIVATE_URLS"
 NEVER = "never"
 PRIVATE = "private"
 PUBLIC = "public"

@@ -209,3 +209,60 @@ def test_tls_upstreams_are_verified(run, certificate):
     assert small == b"hello"
     assert big == BIG
     assert refused is httpx.ConnectError
+
+
+def guarded_client(*, allow_private: bool) -> httpx.AsyncClient:
+    transport = UpstreamTransport(limits=httpx.Limits(max_connections=4), allow_private=allow_private)
+    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5))
+
+
+def refusal(run: Callable[[Callable[[], Awaitable[Any]]], Any], url: str, *, allow_private: bool) -> BaseException:
+    async def main() -> BaseException:
+        async with guarded_client(allow_private=allow_private) as http:
+            with pytest.raises(httpx.ConnectError) as refused:
+                await http.get(url)
+        return refused.value
+
+    return run(main)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://0.0.0.0/"])
+def test_link_local_metadata_and_unspecified_addresses_are_never_dialled(run, url):
+    from runtime.loop_backend import AddressRefused
+
+    error = refusal(run, url, allow_private=True)
+    assert isinstance(error.__cause__, AddressRefused)
+    assert "UPSTREAM_ALLOW_PRIVATE_URLS" not in str(error)  # no setting opens these
+
+
+def test_loopback_is_dialled_only_when_private_upstreams_are_allowed(run):
+    from runtime.loop_backend import AddressRefused
+
+    async def allowed() -> bytes:
+        upstream = Upstream()
+        port = await upstream.start()
+        async with guarded_client(allow_private=True) as http:
+            body = (await http.get(f"http://127.0.0.1:{port}/small")).content
+        await upstream.stop()
+        return body
+
+    assert run(allowed) == b"hello"
+    error = refusal(run, "http://127.0.0.1:9/", allow_private=False)
+    assert isinstance(error.__cause__, AddressRefused)
+    assert "loopback" in str(error) and "UPSTREAM_ALLOW_PRIVATE_URLS" in str(error)
+
+
+def test_a_host_name_is_judged_by_the_address_it_resolves_to(run):
+    """The machine's own name resolves (through /etc/hosts) to a loopback or private address."""
+    import socket as socket_module
+
+    from runtime.loop_backend import AddressRefused
+    from servers import outbound
+
+    name = socket_module.gethostname()
+    addresses = outbound.resolve(name, 80)
+    if outbound.resolved_refusal(addresses, allow_private=False, setting="X") is None:
+        pytest.skip(f"{name} resolves to public addresses {addresses} on this machine")
+    error = refusal(run, f"http://{name}:9/", allow_private=False)
+    assert isinstance(error.__cause__, AddressRefused)
+    assert f"{name} resolves to" in str(error)
