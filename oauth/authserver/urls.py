@@ -9,6 +9,7 @@ introspection, no DOT application-management pages (operators use `/admin/`).
 from django.urls import path
 from oauth2_provider import views as oauth2_views
 
+from oauth import signin
 from oauth.authserver import views
 
 app_name = "oauth2_provider"
@@ -16,8 +17,9 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path(".well-known/oauth-authorization-server", views.MetadataView.as_view(), name="oauth-server-metadata"),
     path("oauth/authorize/", views.ConsentView.as_view(), name="authorize"),
-    path("oauth/token/", oauth2_views.TokenView.as_view(), name="token"),
-    path("oauth/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
+    # DOT's token and revocation views with sign-in throttling (oauth.signin)
+    path("oauth/token/", signin.TokenView.as_view(), name="token"),
+    path("oauth/revoke_token/", signin.RevokeTokenView.as_view(), name="revoke-token"),
     path("oauth/register/", views.RegistrationView.as_view(), name="dcr-register"),
     path(
         "oauth/register/<str:client_id>/",
