@@ -89,7 +89,7 @@ def _read_query_and_form(request: HttpRequest) -> None:
             "InvalidParam.BodyTooLarge", f"The request body is larger than {limit} bytes; send a smaller request."
         ) from None
     except MultiPartParserError:
-        if not request.content_params.get("boundary"):
+        if not (request.content_params or {}).get("boundary"):
             raise ApiError(
                 "InvalidParam.Body",
                 "A multipart/form-data body needs a boundary parameter in its Content-Type header.",

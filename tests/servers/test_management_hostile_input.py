@@ -159,6 +159,14 @@ def test_the_audit_event_of_a_refusal_stores_what_cannot_be_stored_as_is(api):
     assert event.server_id == "x\\u0000y"
 
 
+def test_what_an_audit_event_stores_is_storable():
+    from servers.api.audit import storable
+
+    assert storable({"a\x00": ["\x00", "\ud800", float("nan"), float("-inf"), 1.5, 2, None]}) == {
+        "a\\u0000": ["\\u0000", "\ufffd", "nan", "-inf", 1.5, 2, None]
+    }
+
+
 # Depth, framing, numbers and times ----------------------------------------------------------------
 
 
@@ -317,6 +325,7 @@ def test_a_success_whose_audit_event_cannot_be_written_is_rolled_back_and_answer
         ("POST", None, {**BASE, "clientToken": "t-1"}),
         ("PATCH", {"id": server.pk}, {"description": "new"}),
         ("DELETE", {"id": server.pk, "clientToken": "t-2"}, None),
+        ("GET", {"id": server.pk}, None),  # a read, too, is not answered without its event
     ):
         response = send(api, method, "/apimcpserver", params, body=body)
         assert_refused(response, before, status=500, code="InternalServerError", message="temporary failure")
@@ -385,14 +394,18 @@ def test_a_nul_in_a_body_over_http_is_a_400_and_an_event(alice, catalog, signed_
     refused_event(payload["requestId"])
 
 
-def test_multipart_without_a_boundary_is_a_400(alice, catalog, signed_client):
+@pytest.mark.parametrize(
+    "content_type, message",
+    [
+        ("multipart/form-data", "A multipart/form-data body needs a boundary parameter in its Content-Type header."),
+        ("multipart/form-data; boundary=" + "x" * 300, "The multipart/form-data body is malformed."),
+    ],
+)
+def test_multipart_without_a_usable_boundary_is_a_400(alice, catalog, signed_client, content_type, message):
     body = b'--x\r\nContent-Disposition: form-data; name="product"\r\n\r\nRam\r\n--x--\r\n'
-    response = signed_send(
-        signed_client(alice), "POST", "/api/cli/makeCode", body=body, content_type="multipart/form-data"
-    )
+    response = signed_send(signed_client(alice), "POST", "/api/cli/makeCode", body=body, content_type=content_type)
     payload = response.json()
-    assert (response.status_code, payload["code"]) == (400, "InvalidParam.Body"), payload
-    assert payload["message"] == "A multipart/form-data body needs a boundary parameter in its Content-Type header."
+    assert (response.status_code, payload["code"], payload["message"]) == (400, "InvalidParam.Body", message)
 
 
 def test_a_form_of_ten_thousand_fields_over_http_is_a_400(alice, catalog, signed_client):
