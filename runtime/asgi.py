@@ -74,7 +74,9 @@ class Runtime:
     def __init__(self, task_group: TaskGroup, client: Any) -> None:
         self.task_group = task_group
         self.client = client
-        self.writer = AuditWriter(max_queue=int(conf.get("MCP_AUDIT_QUEUE_SIZE")))
+        self.writer = AuditWriter(
+            max_queue=int(conf.get("MCP_AUDIT_QUEUE_SIZE")), flush_interval=int(conf.get("MCP_AUDIT_FLUSH_MS")) / 1000
+        )
         self.executor = Executor(client, self.writer)
         self.snapshots = SnapshotCache(spawn=task_group.start_soon)
         self.transport_security = transport_security()

@@ -1,9 +1,10 @@
 """Audit events still queued when the process is told to stop are written (SPEC §6.6).
 
 A real uvicorn process (as `make run` serves the product) on the test database receives tool calls
-and then SIGTERM at once, before the audit writer's next batch; after it exits, every call has
-its event in the database. Calls go straight to the stateless fast path and fail validation, so
-they need no upstream and each queues one `invalid` event.
+and then SIGTERM. Its audit writer waits a minute before writing a batch smaller than 200 events
+(`MCP_AUDIT_FLUSH_MS`), so every event is provably still queued when the signal arrives; after the
+process exits, every call has its event in the database. Calls go straight to the stateless fast
+path and fail validation, so they need no upstream and each queues one `invalid` event.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def test_events_queued_at_shutdown_are_written(make_server, alice, pat, tmp_path
         **os.environ,
         "DATABASE_URL": _database_url(),
         "MCP_STATELESS_HTTP": "1",
+        "MCP_AUDIT_FLUSH_MS": "60000",  # nothing is written before the shutdown flush
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
@@ -85,7 +87,8 @@ def test_events_queued_at_shutdown_are_written(make_server, alice, pat, tmp_path
                 answer = client.post(url, json=call, headers=headers)
                 assert answer.status_code == 200, answer.text
                 assert '"isError":true' in answer.text.replace(" ", "")
-        proc.send_signal(signal.SIGTERM)  # at once: the last events are still in the writer's queue
+        assert not AuditEvent.objects.filter(server_id=server.id).exists()  # all still queued
+        proc.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully (the lifespan drains the audit queue), then re-raises the signal
         assert proc.wait(30) in (0, -signal.SIGTERM)
         assert "Finished server process" in (tmp_path / "uvicorn.log").read_text()
