@@ -55,6 +55,11 @@ def account_resource(account_id: str, kind: str) -> str:
     return f"acs:openapiexplorer::{account_id}:{kind}"
 
 
+def connection_resource(account_id: str, product: str = "*") -> str:
+    """A connection's resource (`…/*` for the list and for creating)."""
+    return account_resource(account_id, f"connection/{product}")
+
+
 def tool_resource(product: str, region: str, account_id: str) -> str:
     return f"acs:{product.lower()}:{region or '*'}:{account_id}:*"
 
@@ -107,7 +112,7 @@ class Decision:
         if self.statement is not None:
             verb = "allowed" if self.allowed else "explicitly denied"
             where = f"policy {self.policy_name}" + (f" of {_scope_words(self.scope)}" if self.scope else "")
-            shown = json.dumps(self.statement, separators=(",", ":"), ensure_ascii=False)
+            shown = json.dumps(_in_document_order(self.statement), separators=(",", ":"), ensure_ascii=False)
             return f"{verb} by {where} (Statement[{self.statement_index}]: {shown})"
         if self.scope == EXTRA_POLICY_SCOPE:
             return "not allowed by the server's assumeRoleExtraPolicy"
@@ -199,3 +204,20 @@ def parse_named(documents: Any) -> Policies:
         except PolicyError:
             continue
     return parsed
+
+
+# A statement's keys in the order policy documents write them, whatever order storage kept
+# (PostgreSQL's jsonb reorders keys), so a refusal reads the same on every database.
+_STATEMENT_KEYS = ("Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition")
+
+
+def _in_document_order(statement: dict[str, Any]) -> dict[str, Any]:
+    known = {key: _sorted(statement[key]) for key in _STATEMENT_KEYS if key in statement}
+    return {**known, **{key: _sorted(value) for key, value in sorted(statement.items()) if key not in known}}
+
+
+def _sorted(value: Any) -> Any:
+    """Nested objects (a Condition's operators and keys) with their keys sorted."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    return value
