@@ -61,17 +61,44 @@ def _check_expansion(doc: Any, limit: int) -> None:
             stack.extend(node)
 
 
+MAX_DEPTH = 256
+"""Descriptions nested deeper than this are refused (the reference descriptions nest at most 29 deep)."""
+
+
+def _check_yaml_depth(text: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse YAML nested deeper than `limit` before it is composed into objects.
+
+    libyaml composes nodes recursively in C without Python's recursion limit, so 100,000 nested
+    brackets would crash the process; its event stream is produced iteratively and costs about a
+    seventh of the load, so the depth is counted on the events first.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > limit:
+                raise CatalogImportError(
+                    "InvalidParam.Document", f"The description is nested more than {limit} levels deep"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def parse_bytes(data: bytes | str) -> dict[str, Any]:
     """JSON or YAML text → a dict; CatalogImportError when neither."""
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
     stripped = text.lstrip()
     try:
         is_json = stripped.startswith("{")
+        if not is_json:
+            _check_yaml_depth(text)
         doc = json.loads(stripped) if is_json else yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except json.JSONDecodeError as exc:
         raise CatalogImportError(
             "InvalidParam.Document", f"Invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise CatalogImportError("InvalidParam.Document", "The description is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""

@@ -353,6 +353,20 @@ def test_yaml_json_and_refusals():
         parse_bytes(bomb.encode())
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":' * 100_000 + "1" + "}" * 100_000,  # JSON
+        "a:\n  b: " + "[" * 100_000 + "]" * 100_000,  # YAML flow (libyaml would crash composing it)
+        "x: " + "{a: " * 5_000 + "1" + "}" * 5_000,
+        "\n".join(" " * i + f"k{i}:" for i in range(300)) + " 1\n",  # YAML block, 300 levels
+    ],
+)
+def test_descriptions_nested_absurdly_deep_are_refused(text):
+    with pytest.raises(CatalogImportError, match="nested (too deeply|more than 256 levels deep)"):
+        import_bytes(text.encode())
+
+
 def test_alibaba_metadata_is_checked():
     with pytest.raises(CatalogImportError, match="Unsupported API style"):
         import_document({"info": {"style": "SOAP", "product": "X", "version": "1"}, "apis": {}})
