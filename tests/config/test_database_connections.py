@@ -4,7 +4,9 @@ The live server (tests/conftest.py `live_server_url`) runs the real ASGI applica
 in a thread of this test process, so this process has one connection pool for the test's own
 thread, the live server's sync-view threads and the MCP runtime's data threads. The test database
 is this process's alone (named after its pid), so every session on it, but the counting one, is a
-pooled connection of this process: the count must stay within the pool's size, with no allowance.
+connection of this process. The test replaces the pool by one of 4; the sessions still open right
+after (connections that threads of earlier tests took from the previous pool and still hold) are
+counted first, and the peak during the burst may exceed them by at most 4.
 """
 
 from __future__ import annotations
@@ -115,10 +117,16 @@ class SessionCounter:
 
 
 @pytest.fixture
-def pool_of_four(postgres: None, live_server_url: str) -> Iterator[int]:
+def pool_of_four(postgres: None, live_server_url: str) -> Iterator[tuple[int, int]]:
+    """(4, sessions left over): a pool of 4, and the sessions still open once the previous pool is
+    closed — connections that threads of earlier tests in this process (a browser scenario's, a
+    finished live server's) took from it and never gave back; they are outside the new pool."""
     # A generous wait: the test measures the bound, and the machine may be busy.
     previous = use_pool(max_size=4, timeout=120)
-    yield 4
+    counter = SessionCounter()
+    left_over = counter.count()
+    counter.conn.close()
+    yield 4, left_over
     restore_pool(previous)
 
 
@@ -163,7 +171,8 @@ def test_150_concurrent_requests_stay_within_the_pool(
     assert set(statuses[80:120]) == {401}
     assert set(statuses[120:]) <= {401, 404}  # refused, whether the server or the token is looked up first
     assert sessions.samples > 0
-    assert 1 <= sessions.peak <= pool_of_four, f"{sessions.peak} sessions on the test database"
+    size, left_over = pool_of_four
+    assert 1 <= sessions.peak - left_over <= size, f"{sessions.peak} sessions, {left_over} of them from earlier tests"
 
 
 @pytest.fixture
