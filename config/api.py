@@ -112,7 +112,7 @@ api.add_decorator(audit.in_transaction_with_audit, mode="operation")
 api.add_router("", servers_router)
 api.add_router("", "servers.catalog_api.router")
 api.add_router("", "servers.cli_api.router")
-api.add_router("", "servers.connection_api.router")  # an extension: connections (docs/management-api.md)
+api.add_router("", "oauth.connection_api.router")  # an extension: connections (docs/management-api.md)
 api.add_router("", "oauth.audit_api.router")  # GetRequestLog, GetOwnRequestLog
 api.add_router("", "oauth.network_api.router")  # networks, an extension (docs/management-api.md)
 api.add_router("", "oauth.ram_api.router")  # an extension: policies and roles under /ram/ (docs/access.md)

@@ -2,7 +2,8 @@
 
 Secrets never appear here: AccessKey secrets (encrypted) and token hashes are excluded from every
 form, and credentials cannot be created from the admin (the services return the secret once, which
-the admin has no place to show). Use the console or `manage.py create_access_key` instead.
+the admin has no place to show). Use the console or `manage.py create_access_key` instead. Connection
+secrets are set by the console's Connections page, the management API or `manage.py set_connection`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 
-from oauth.models import AccessKey, Account, PersonalAccessToken, Policy, UsedNonce, User
+from oauth.models import AccessKey, Account, Connection, PersonalAccessToken, Policy, UsedNonce, User
 
 
 @admin.register(Account)
@@ -92,3 +93,13 @@ class UsedNonceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    list_display = ("product", "account", "user", "auth_type", "base_url", "default_region", "updated_at")
+    list_filter = ("auth_type",)
+    search_fields = ("product", "account__id", "account__name", "user__username")
+    list_select_related = ("account", "user")
+    exclude = ("secrets_encrypted",)
+    readonly_fields = ("created_at", "updated_at")

@@ -7,8 +7,8 @@ from typing import Any, cast
 
 from django import forms
 
-from runtime.connections import CONFIG_WIRE, SECRET_WIRE
-from runtime.models import Connection
+from oauth.models import Connection
+from oauth.schemas import CONFIG_WIRE, SECRET_WIRE
 
 
 class AccessKeyForm(forms.Form):
@@ -43,7 +43,7 @@ AUTH_FIELDS = {
     Connection.AUTH_BASIC: ("username", "password"),
     Connection.AUTH_OAUTH2_CC: ("token_url", "client_id", "client_secret", "oauth_scope", "client_auth"),
 }
-# Wire names in `ApiError.field` (runtime.connections) → form fields.
+# Wire names in `ApiError.field` (oauth.services) → form fields.
 _FIELD_BY_WIRE = {
     "product": "product",
     "userName": "user",
@@ -202,7 +202,7 @@ class ConnectionForm(forms.Form):
         return [(value, str(label), [self[f] for f in AUTH_FIELDS[value]]) for value, label in Connection.AUTH_TYPES]
 
     def service_kwargs(self) -> dict[str, Any]:
-        """`runtime.connections.connection_set` arguments, with only the chosen auth type's settings."""
+        """`oauth.services.connection_set` arguments, with only the chosen auth type's settings."""
         data = self.cleaned_data
         shown = AUTH_FIELDS.get(data["auth_type"], ())
         return {

@@ -1,13 +1,17 @@
-"""Tenancy and identity: accounts, their users, policies, static credentials and networks."""
+"""Tenancy and identity: accounts, their users, policies, static credentials, connections and networks."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+
+from oauth.crypto import decrypt, encrypt
 
 
 def new_account_id() -> str:
@@ -126,6 +130,77 @@ def new_network_id() -> str:
     """`vpc-` and 20 lower-case letters and digits (the shape of an Alibaba Cloud VPC id)."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     return "vpc-" + "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+class Connection(models.Model):
+    """How an account (or one of its users) reaches a product: endpoints and credentials.
+
+    A user's own connection wins over the account's. `secrets_encrypted` is a Fernet token of a
+    JSON object (`access_key_secret`, `security_token`, `api_key`, `token`, `password`,
+    `client_secret`); the key comes from settings, never from the database.
+    """
+
+    AUTH_NONE = "none"
+    AUTH_ALIBABA_AK = "alibaba_ak"
+    AUTH_API_KEY = "api_key"
+    AUTH_BEARER = "bearer"
+    AUTH_BASIC = "basic"
+    AUTH_OAUTH2_CC = "oauth2_client_credentials"
+    AUTH_TYPES = [
+        (AUTH_NONE, "No authentication"),
+        (AUTH_ALIBABA_AK, "Alibaba Cloud AccessKey (signature V3)"),
+        (AUTH_API_KEY, "API key (header or query)"),
+        (AUTH_BEARER, "Bearer token"),
+        (AUTH_BASIC, "HTTP basic"),
+        (AUTH_OAUTH2_CC, "OAuth 2.0 client credentials"),
+    ]
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="connections")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="connections"
+    )
+    product = models.CharField(max_length=64, help_text="Product code, compared case-insensitively")
+    base_url = models.CharField(max_length=500, blank=True, help_text="Overrides every endpoint of the product")
+    region_endpoints = models.JSONField(default=dict, blank=True, help_text='{"cn-hangzhou": "https://…"}')
+    default_region = models.CharField(max_length=64, blank=True)
+    auth_type = models.CharField(max_length=32, choices=AUTH_TYPES, default=AUTH_NONE)
+    auth_config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Non-secret settings: access_key_id, name/in/prefix (API key), username, token_url, client_id, scope",
+    )
+    secrets_encrypted = models.TextField(blank=True)
+    connect_timeout = models.FloatField(null=True, blank=True)
+    read_timeout = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # The table keeps the name it had when the runtime owned connections (a state-only move).
+        db_table = "runtime_connection"
+        # One account-wide connection per product, and one per user and product (two partial
+        # constraints, because SQLite cannot treat NULL users as equal in one constraint).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "product"],
+                condition=models.Q(user__isnull=True),
+                name="connection_unique_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "user", "product"],
+                condition=models.Q(user__isnull=False),
+                name="connection_unique_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} ({self.account_id}{'/' + str(self.user_id) if self.user_id else ''})"
+
+    def set_secrets(self, values: dict[str, str]) -> None:
+        self.secrets_encrypted = encrypt(json.dumps({k: v for k, v in values.items() if v})) if values else ""
+
+    def get_secrets(self) -> dict[str, Any]:
+        return json.loads(decrypt(self.secrets_encrypted)) if self.secrets_encrypted else {}
 
 
 class Network(models.Model):

@@ -1,7 +1,6 @@
-"""Django admin for connections and audit events (an operator's fallback).
+"""Django admin for audit events (an operator's fallback; connections are in `oauth/admin.py`).
 
-Connection secrets are encrypted at rest and never shown or edited here: the console's Connections
-page, the management API or `manage.py set_connection` set them. Audit events are append-only:
+Audit events are append-only:
 nobody adds, edits or deletes one here (not even a superuser; `manage.py export_audit` exports them).
 """
 
@@ -12,17 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from runtime.models import AuditEvent, Connection
-
-
-@admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
-    list_display = ("product", "account", "user", "auth_type", "base_url", "default_region", "updated_at")
-    list_filter = ("auth_type",)
-    search_fields = ("product", "account__id", "account__name", "user__username")
-    list_select_related = ("account", "user")
-    exclude = ("secrets_encrypted",)
-    readonly_fields = ("created_at", "updated_at")
+from runtime.models import AuditEvent
 
 
 @admin.register(AuditEvent)

@@ -239,7 +239,7 @@ def connection_for(account_id: str, user_id: int | None, product: str) -> Connec
     """The user's own connection to `product`, else the account's (product compared case-insensitively)."""
     from django.db.models import Q
 
-    from runtime.models import Connection
+    from oauth.models import Connection
 
     rows = list(
         Connection.objects.filter(account_id=account_id, product__iexact=product).filter(

@@ -111,8 +111,7 @@ def _drop_cached_networks(topic: str, key: str) -> None:
 def connect() -> None:
     from oauth2_provider.models import get_access_token_model
 
-    from oauth.models import Network, PersonalAccessToken, Policy, Role, User
-    from runtime.models import Connection
+    from oauth.models import Connection, Network, PersonalAccessToken, Policy, Role, User
 
     access_token = get_access_token_model()
     for model in (access_token, PersonalAccessToken):

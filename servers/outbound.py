@@ -2,7 +2,7 @@
 
 One rule for every outbound request that a user chooses the target of: catalog import from a URL
 (`servers.catalog.fetch`, setting `IMPORT_ALLOW_PRIVATE_URLS`) and connections' upstream URLs
-(`runtime.connections` at save time, setting `UPSTREAM_ALLOW_PRIVATE_URLS`).
+(`oauth.services` at save time, setting `UPSTREAM_ALLOW_PRIVATE_URLS`).
 
 - Never reachable, whatever the settings: link-local addresses (169.254.0.0/16, fe80::/10, which
   hold the cloud metadata services), the metadata services' other addresses and host names

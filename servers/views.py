@@ -1,8 +1,9 @@
 """Console views for MCP servers.
 
 Every view finds servers through `_get_server_for_user` (another account's server is a 404, as if
-it did not exist) and asks `_authorize` for the management API action it corresponds to, so the
-console grants exactly what the user's policies grant through the API (403 otherwise).
+it did not exist) and asks `_authorize` (a server's resource for the console's one access helper,
+`oauth.views.console_authorize`) for the management API action it corresponds to, so the console
+grants exactly what the user's policies grant through the API (403 otherwise).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles.views import serve as serve_static
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 
 from oauth import access
 from oauth.audit import console_write
-from oauth.selectors import decide_for_user
+from oauth.views import console_allowed, console_authorize
 from servers.client_config import Transport, client_config, client_configs
 from servers.errors import ApiError
 from servers.forms import DeleteServerForm, ServerForm
@@ -54,31 +54,18 @@ ENDPOINTS: dict[str, tuple[str, Transport]] = {
 # Access ---------------------------------------------------------------------------------------
 
 
-def _decision(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> access.Decision:
-    """The management API's decision for `operation` on a server (or on `resource`, for other kinds)."""
-    user: Any = request.user
-    return decide_for_user(
-        user,
-        access.management_action(operation),
-        resource or access.server_resource(user.account_id, server_id),
-        access.request_context(source_ip=request.META.get("REMOTE_ADDR", "")),
-    )
+def _resource(request: HttpRequest, server_id: str, resource: str) -> str:
+    return resource or access.server_resource(getattr(request.user, "account_id", "") or "", server_id)
 
 
 def _allowed(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> bool:
-    """Whether the user's policies allow `operation` (to show or hide a button)."""
-    if not getattr(request.user, "account_id", None):
-        return False
-    return _decision(request, operation, server_id, resource=resource).allowed
+    """Whether the user's policies allow `operation` on a server (to show or hide a button)."""
+    return console_allowed(request, operation, _resource(request, server_id, resource))
 
 
 def _authorize(request: HttpRequest, operation: str, server_id: str = "*", *, resource: str = "") -> None:
     """403 with the decision's message (the one the management API answers) unless the policies allow it."""
-    if not getattr(request.user, "account_id", None):
-        raise PermissionDenied("Your user belongs to no account, so it has no MCP servers. Operators use /admin/.")
-    decision = _decision(request, operation, server_id, resource=resource)
-    if not decision.allowed:
-        raise PermissionDenied(decision.message)
+    console_authorize(request, operation, _resource(request, server_id, resource))
 
 
 def _get_server_for_user(request: HttpRequest, server_id: str, operation: str) -> McpServer:

@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 
 from oauth.crypto import encrypt
-from runtime.models import AuditEvent, Connection
+from oauth.models import Connection
+from runtime.models import AuditEvent
 
 
 def test_operators_see_connections_without_their_secrets(client, account_a):
@@ -10,11 +11,11 @@ def test_operators_see_connections_without_their_secrets(client, account_a):
     connection = Connection.objects.create(
         account=account_a, product="Ecs", auth_type="bearer", secrets_encrypted=encrypt('{"token": "s3cr3t-value"}')
     )
-    page = client.get(f"/admin/runtime/connection/{connection.pk}/change/")
+    page = client.get(f"/admin/oauth/connection/{connection.pk}/change/")
     assert page.status_code == 200
     assert b"s3cr3t-value" not in page.content
     assert connection.secrets_encrypted.encode() not in page.content
-    assert client.get("/admin/runtime/connection/").status_code == 200
+    assert client.get("/admin/oauth/connection/").status_code == 200
 
 
 def test_audit_events_are_read_only_in_the_admin(client, db):

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from oauth.services import policy_create, user_create
-from runtime.connections import connection_set
-from runtime.models import Connection
+from oauth.models import Connection
+from oauth.services import connection_set, policy_create, user_create
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runtime.models import Connection
+from oauth.models import Connection
 from tests.console.test_browser import new_page, sign_in
 
 pytestmark = pytest.mark.browser

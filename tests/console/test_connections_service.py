@@ -1,4 +1,4 @@
-"""runtime.connections: validation (each bad input named precisely, nothing written), secrets kept
+"""oauth.services: validation (each bad input named precisely, nothing written), secrets kept
 or dropped on update, the selectors, the change event, and `manage.py set_connection` on top of it."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from runtime.connections import connection_delete, connection_get, connection_set, connections_for_account
-from runtime.models import Connection
+from oauth.models import Connection
+from oauth.selectors import connection_get, connections_for_account
+from oauth.services import connection_delete, connection_set
 from servers import events
 from servers.errors import ApiError
 

@@ -168,7 +168,7 @@ def make_server(transactional_db: Any) -> Any:
 @pytest.fixture
 def ak_connection() -> Any:
     """`ak_connection(account, product, base_url=…, region_endpoints=…, secret=…)`: an AccessKey connection."""
-    from runtime.models import Connection
+    from oauth.models import Connection
 
     def make(account: Any, product: str, *, secret: str = ACCESS_KEY_SECRET, **fields: Any) -> Any:
         connection = Connection(account=account, product=product, auth_type=Connection.AUTH_ALIBABA_AK, **fields)

@@ -13,9 +13,9 @@ import time
 import anyio
 import pytest
 
-from oauth.models import Policy, Role
+from oauth.models import Connection, Policy, Role
 from oauth.services import policy_attach, policy_create, policy_update, role_create, role_update
-from runtime.models import AuditEvent, Connection
+from runtime.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

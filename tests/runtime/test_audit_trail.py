@@ -12,7 +12,8 @@ import anyio
 import pytest
 from django.core.management import call_command
 
-from runtime.models import AuditEvent, Connection
+from oauth.models import Connection
+from runtime.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

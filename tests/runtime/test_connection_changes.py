@@ -12,7 +12,7 @@ import anyio
 import pytest
 from django.test import Client
 
-from runtime.connections import connection_set
+from oauth.services import connection_set
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,8 @@ import time
 import anyio
 import pytest
 
-from runtime.models import AuditEvent, Connection
+from oauth.models import Connection
+from runtime.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

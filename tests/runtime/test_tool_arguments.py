@@ -40,7 +40,7 @@ DOC = {
 
 @pytest.fixture
 def notes(make_server, alice, upstream):
-    from runtime.models import Connection
+    from oauth.models import Connection
     from servers.catalog.openapi import import_openapi
     from servers.catalog_services import revision_create
     from servers.snapshot import compiled_for_server

@@ -11,8 +11,8 @@ import json
 import anyio
 import pytest
 
+from oauth.models import Connection
 from oauth.services import policy_attach, policy_create
-from runtime.models import Connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from runtime.connections import connection_set
-from runtime.models import AuditEvent, Connection
+from oauth.models import Connection
+from oauth.services import connection_set
+from runtime.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

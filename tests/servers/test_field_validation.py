@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from oauth.schemas import HEADER_NAME_RE, REGION_RE
 from runtime import routes
-from runtime.connections import HEADER_NAME_RE, REGION_RE
 from servers.catalog.naming import API_NAME_RE, ARG_NAME_RE, PRODUCT_CODE_RE, VERSION_RE
 from servers.errors import ApiError
 from servers.models import McpServer

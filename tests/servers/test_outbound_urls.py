@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from runtime.connections import connection_set
-from runtime.models import Connection
+from oauth.models import Connection
+from oauth.services import connection_set
 from servers.catalog.fetch import FetchLimits, fetch_url
 from servers.catalog.types import CatalogImportError
 from servers.errors import ApiError

@@ -1,6 +1,6 @@
 """`manage.py set_connection`: create or replace how an account (or one user) reaches a product.
 
-The options are translated for `runtime.connections.connection_set`, which validates them; its
+The options are translated for `oauth.services.connection_set`, which validates them; its
 errors name the option at fault.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from oauth.models import Account, User
-from runtime.connections import AUTH_SPECS, CONFIG_WIRE, SECRET_WIRE, connection_set
-from runtime.models import Connection
+from oauth.models import Account, Connection, User
+from oauth.schemas import CONFIG_WIRE, SECRET_WIRE
+from oauth.services import AUTH_SPECS, connection_set
 from servers.errors import ApiError
 
 AUTH_CHOICES = {

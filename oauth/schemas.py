@@ -1,0 +1,164 @@
+"""Wire shapes of the management API's oauth extensions: connections (`oauth/connection_api.py`).
+
+The pydantic models are strict (unknown fields and wrong types are refused before any service
+runs); their JSON Schema keywords document what `oauth.services.connection_set` accepts, and the
+limits below are the ones that service enforces, so the document and the service cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oauth.models import Connection
+from servers.catalog.naming import PRODUCT_CODE_PATTERN
+from servers.schemas import LINE_RE, anchored
+
+REGION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # always fullmatch: `$` passes "x\n"
+HEADER_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")  # an HTTP token (RFC 9110)
+MAX_URL_LENGTH = 500  # Connection.base_url
+MAX_REGIONS = 200
+MIN_TIMEOUT_SECONDS = 0.1
+MAX_TIMEOUT_SECONDS = 600.0
+MAX_SECRET_LENGTH = 8192
+MAX_CONFIG_LENGTH = 1000
+
+# Model keys (snake_case, as stored and as `runtime/upstream.py` reads them) → wire names.
+CONFIG_WIRE = {
+    "access_key_id": "accessKeyId",
+    "name": "name",
+    "in": "in",
+    "prefix": "prefix",
+    "username": "username",
+    "token_url": "tokenUrl",
+    "client_id": "clientId",
+    "scope": "scope",
+    "client_auth": "clientAuth",
+}
+SECRET_WIRE = {
+    "access_key_secret": "accessKeySecret",
+    "security_token": "securityToken",
+    "api_key": "apiKey",
+    "token": "token",
+    "password": "password",
+    "client_secret": "clientSecret",
+}
+
+
+def _opt(description: str = "", alias: str | None = None, **schema: Any) -> Any:
+    """Optional; `schema`: JSON Schema keywords for the OpenAPI document only (the service validates)."""
+    return Field(default=None, description=description, alias=alias, json_schema_extra=schema or None)
+
+
+# Document-only shapes of what `oauth.services.connection_set` accepts.
+_LINE: dict[str, Any] = {"maxLength": MAX_CONFIG_LENGTH, "pattern": LINE_RE}
+_SECRET: dict[str, Any] = {"maxLength": MAX_SECRET_LENGTH, "pattern": LINE_RE}
+_URL: dict[str, Any] = {
+    "maxLength": MAX_URL_LENGTH,
+    "pattern": r"^\s*https?://[^\s\x00-\x1f\x7f/?#@]+(/[^\s\x00-\x1f\x7f?#]*)?\s*$",
+}
+_TIMEOUT: dict[str, Any] = {"minimum": MIN_TIMEOUT_SECONDS, "maximum": MAX_TIMEOUT_SECONDS}
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AuthConfigIn(_Input):
+    """Non-secret settings; which ones apply depends on authType."""
+
+    accessKeyId: str = _opt("alibaba_ak", maxLength=128, pattern=r"^\S*$")
+    name: str = _opt(
+        "api_key: header or query parameter name (default X-Api-Key)",
+        maxLength=128,
+        pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]*$",
+    )
+    in_: str = _opt("api_key: header (default) or query", alias="in", enum=["header", "query"])
+    prefix: str = _opt('api_key: text before the key, e.g. "Token "', **_LINE)
+    username: str = _opt("basic", maxLength=MAX_CONFIG_LENGTH, pattern=r"^[^:\x00-\x1f\x7f]*$")
+    tokenUrl: str = _opt("oauth2_client_credentials", **_URL)
+    clientId: str = _opt("oauth2_client_credentials", **_LINE)
+    scope: str = _opt("oauth2_client_credentials", **_LINE)
+    clientAuth: str = _opt("oauth2_client_credentials: basic (default) or post", enum=["basic", "post"])
+
+
+class SecretsIn(_Input):
+    """Write-only. An absent or empty secret keeps the stored one (same credential only)."""
+
+    accessKeySecret: str = _opt("alibaba_ak", **_SECRET)
+    securityToken: str = _opt("alibaba_ak, temporary (STS) credentials", **_SECRET)
+    apiKey: str = _opt("api_key", **_SECRET)
+    token: str = _opt("bearer", **_SECRET)
+    password: str = _opt("basic", **_SECRET)
+    clientSecret: str = _opt("oauth2_client_credentials", **_SECRET)
+
+
+class SetConnectionBody(_Input):
+    # Required, but checked by the service so that its absence is Missing.Product (the shared
+    # validation-error mapping would call it Missing.PopCode, Alibaba's name for a server's API product).
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"required": ["product", "authType"]})
+
+    product: str = _opt(
+        "Required. Product code (1-64 of A-Z a-z 0-9 _ . -, starting with a letter)",
+        pattern=r"^\s*" + PRODUCT_CODE_PATTERN + r"\s*$",
+    )
+    userName: str = _opt(
+        "A user of the account: a connection for that user only (default: the whole account)", maxLength=150
+    )
+    authType: str = Field(
+        description="none, alibaba_ak, api_key, bearer, basic or oauth2_client_credentials",
+        json_schema_extra={"enum": [name for name, _ in Connection.AUTH_TYPES]},
+    )
+    baseUrl: str = _opt(
+        "http(s) URL overriding every endpoint of the product; link-local and metadata hosts are refused, "
+        "loopback and private ones unless UPSTREAM_ALLOW_PRIVATE_URLS",
+        **_URL,
+    )
+    regionEndpoints: dict[str, str] = _opt(
+        '{"cn-hangzhou": "https://…"}',
+        maxProperties=MAX_REGIONS,
+        propertyNames={"pattern": anchored(REGION_RE.pattern)},
+        additionalProperties={"type": "string", **_URL},
+    )
+    defaultRegion: str = _opt(pattern=f"^({REGION_RE.pattern})?$")
+    authConfig: AuthConfigIn = _opt()
+    secrets: SecretsIn = _opt()
+    connectTimeout: float = _opt(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
+    readTimeout: float = _opt(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
+
+
+class ConnectionOut(BaseModel):
+    id: int
+    product: str
+    userName: str = Field(description="Empty for an account-wide connection")
+    authType: str
+    baseUrl: str
+    regionEndpoints: dict[str, str]
+    defaultRegion: str
+    authConfig: dict[str, str]
+    secretsSet: list[str] = Field(description="Names of the secrets that are set; values are never returned")
+    connectTimeout: float | None
+    readTimeout: float | None
+    createTime: str
+    updateTime: str
+
+
+class GetConnectionResponse(ConnectionOut):
+    requestId: str
+
+
+class SetConnectionResponse(ConnectionOut):
+    requestId: str
+    created: bool
+
+
+class ListConnectionsResponse(BaseModel):
+    requestId: str
+    totalCount: int
+    connections: list[ConnectionOut]
+
+
+class RequestIdResponse(BaseModel):
+    requestId: str
