@@ -71,7 +71,7 @@ def main() -> None:
 
     files = sorted(p for p in SPECS.glob("*/*") if p.suffix in (".json", ".yml", ".yaml"))
     setup_django(args.database_url)
-    from servers.catalog_services import catalog_import
+    from servers.catalog.services import catalog_import
 
     print(f"Reproduce with: {COMMAND}" + (f" --database-url {args.database_url}" if args.database_url else ""))
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")

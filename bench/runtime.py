@@ -338,7 +338,7 @@ def setup_product(upstream_url: str) -> tuple[str, str, dict[str, str]]:
     from oauth.services import account_create, personal_token_create, user_create
     from oauth.models import Connection
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
     from servers.models import McpServer
     from servers.snapshot import compiled_for_server
 

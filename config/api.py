@@ -110,7 +110,7 @@ api.add_exception_handler(Exception, cast(Any, on_unexpected))
 
 api.add_decorator(audit.in_transaction_with_audit, mode="operation")
 api.add_router("", servers_router)
-api.add_router("", "servers.catalog_api.router")
+api.add_router("", "servers.catalog.api.router")
 api.add_router("", "servers.cli_api.router")
 api.add_router("", "oauth.connection_api.router")  # an extension: connections (docs/management-api.md)
 api.add_router("", "oauth.audit_api.router")  # GetRequestLog, GetOwnRequestLog

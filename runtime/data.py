@@ -324,7 +324,7 @@ def _audit_value(field: Any, name: str, kind: str, size: int | None, event: dict
 @_in_thread
 def current_revision_key(product: str, version: str) -> tuple[int, str] | None:
     """(current revision id, sha256) of a catalog product version, or None."""
-    from servers.catalog_selectors import current_revision_keys
+    from servers.catalog.selectors import current_revision_keys
 
     return current_revision_keys([(product, version)]).get((product, version))
 

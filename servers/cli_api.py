@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from servers import json_input
 from servers.api.common import account_resource, authorize, ok
-from servers.catalog_selectors import (
+from servers.catalog.selectors import (
     api_definition,
     current_revision_keys,
     product_code_exists,

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from oauth.models import Account, User
-from servers.catalog_selectors import (
+from servers.catalog.selectors import (
     ApiRef,
     api_definition,
     api_names,

@@ -2,7 +2,7 @@
 
 Compiled servers are cached in-process by (server id, server version, catalog revision ids)
 (`servers.compiler.compiled_cache`); the catalog documents they need are cached by revision id
-(`servers.catalog_selectors`). A cache hit costs one small query (the product versions' current
+(`servers.catalog.selectors`). A cache hit costs one small query (the product versions' current
 revisions); the runtime, which also keys on the server version, can skip even that.
 This module uses the ORM synchronously: call it from async code through `sync_to_async`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servers.catalog_selectors import catalog_for_server, current_revisions
+from servers.catalog.selectors import catalog_for_server, current_revisions
 from servers.compiler import CompiledServer, cache_key, compile_server, compiled_cache
 from servers.models import McpServer
 

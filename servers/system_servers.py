@@ -30,8 +30,8 @@ from django.db import transaction
 from config.env import envbool
 from oauth.models import Account
 from servers import events
-from servers.catalog_selectors import current_revision_keys
-from servers.catalog_services import catalog_import
+from servers.catalog.selectors import current_revision_keys
+from servers.catalog.services import catalog_import
 from servers.models import CatalogRevision, McpServer
 from servers.system_tools import MANAGEMENT_PRODUCT, MANAGEMENT_VERSION
 

@@ -200,7 +200,7 @@ def live_server_url(transactional_db: Any) -> Iterator[str]:
 @pytest.fixture
 def catalog(db: Any, specs_dir: Path) -> None:
     """The real Alibaba Cloud metadata of Sts (4 APIs) and Ram (66 APIs) in the catalog."""
-    from servers.catalog_services import import_alibaba_file
+    from servers.catalog.services import import_alibaba_file
 
     for name in ("sts-2015-04-01.json", "ram-2015-05-01.json"):
         import_alibaba_file(specs_dir / "alibaba" / name)

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from oauth.services import policy_create, user_create
-from servers.catalog_services import catalog_import
+from servers.catalog.services import catalog_import
 
 from .conftest import SPECS
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from servers import events
-from servers.catalog_services import catalog_import
+from servers.catalog.services import catalog_import
 from servers.models import ApiDefinition, CatalogRevision, McpServer
 from servers.snapshot import compiled_for_server
 

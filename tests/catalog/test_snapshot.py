@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from servers.catalog_selectors import api_names, catalog_for_validation, resolve_apis
-from servers.catalog_services import catalog_import
+from servers.catalog.selectors import api_names, catalog_for_validation, resolve_apis
+from servers.catalog.services import catalog_import
 from servers.compiler import compile_server, compiled_cache, validate_additional_descriptions
 from servers.models import McpServer
 from servers.snapshot import compiled_for_server, compiled_for_settings, server_settings

@@ -12,7 +12,7 @@ import pytest
 
 from servers.catalog import CatalogImportError
 from servers.catalog.fetch import FetchLimits, fetch_url, is_public_address
-from servers.catalog_services import catalog_import
+from servers.catalog.services import catalog_import
 
 from .conftest import SPECS
 

@@ -76,7 +76,7 @@ def _close_connections_after_each_request() -> Iterator[None]:
 def _fresh_catalog_caches() -> None:
     """Catalog reads and compiled servers are cached by revision id, which is immutable in real
     life; a rolled-back test database hands the same ids out again, so start every test empty."""
-    from servers.catalog_selectors import clear_caches
+    from servers.catalog.selectors import clear_caches
     from servers.compiler import compiled_cache
 
     clear_caches()
@@ -85,7 +85,7 @@ def _fresh_catalog_caches() -> None:
 
 @pytest.fixture
 def demo_catalog(db: Any) -> Any:
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
 
     return revision_create(document=CATALOG, source="tests", source_format="alibaba")
 

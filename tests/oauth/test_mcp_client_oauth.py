@@ -44,7 +44,7 @@ def _fresh_cache() -> Iterator[None]:
 
 @pytest.fixture
 def ecs(make_server, alice, specs_dir, upstream, ak_connection):  # noqa: F811
-    from servers.catalog_services import import_alibaba_file
+    from servers.catalog.services import import_alibaba_file
 
     import_alibaba_file(specs_dir / "alibaba" / "ecs-2014-05-26.json")
     ak_connection(alice.account, "Ecs", base_url=upstream.url)

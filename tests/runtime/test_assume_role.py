@@ -52,7 +52,7 @@ def bearer_connection(account, token, upstream):
 def widgets(make_server, alice, charlie, upstream):
     """The product, both accounts' connections, B's role `ops` trusting A, and A's assume-role server."""
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
 
     imported = import_openapi(WIDGETS, source="test")
     revision_create(document=imported.document, source="test", source_format=imported.source_format)

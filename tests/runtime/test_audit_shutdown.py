@@ -36,7 +36,7 @@ def _database_url() -> str:
 
 def test_events_queued_at_shutdown_are_written(make_server, alice, pat, tmp_path):
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
     from tests.runtime.test_audit_trail import DOC
 
     imported = import_openapi(DOC, source="test")

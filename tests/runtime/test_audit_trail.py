@@ -53,7 +53,7 @@ DOC = {
 @pytest.fixture
 def vault(make_server, alice, upstream):
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
 
     imported = import_openapi(DOC, source="test")
     revision_create(document=imported.document, source="test", source_format=imported.source_format)

@@ -56,7 +56,7 @@ VERSIONS = [None, "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 def gadgets(make_server, alice, upstream):
     from oauth.models import Connection
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
     from servers.snapshot import compiled_for_server
 
     imported = import_openapi(DOC, source="test")

@@ -27,7 +27,7 @@ INIT = {
 
 @pytest.fixture
 def ecs(make_server, alice, specs_dir):
-    from servers.catalog_services import import_alibaba_file
+    from servers.catalog.services import import_alibaba_file
 
     import_alibaba_file(specs_dir / "alibaba" / "ecs-2014-05-26.json")
     return make_server(

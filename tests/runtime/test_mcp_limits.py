@@ -26,7 +26,7 @@ INIT = {
 
 @pytest.fixture
 def servers(make_server, alice, specs_dir):
-    from servers.catalog_services import import_alibaba_file
+    from servers.catalog.services import import_alibaba_file
 
     import_alibaba_file(specs_dir / "alibaba" / "ecs-2014-05-26.json")
     apis = [{"product": "Ecs", "apiVersion": "2014-05-26", "selectors": ["DescribeRegions"]}]

@@ -46,7 +46,7 @@ def text_of(result):
 @pytest.fixture
 def servers(make_server, alice, specs_dir):
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import import_alibaba_file, revision_create
+    from servers.catalog.services import import_alibaba_file, revision_create
     from servers.compiler import tool_name_candidate
 
     import_alibaba_file(specs_dir / "alibaba" / "ecs-2014-05-26.json")

@@ -42,7 +42,7 @@ DOC = {
 def notes(make_server, alice, upstream):
     from oauth.models import Connection
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
     from servers.snapshot import compiled_for_server
 
     imported = import_openapi(DOC, source="test")

@@ -56,7 +56,7 @@ def text_of(result):
 @pytest.fixture
 def catalog_servers(make_server, alice, specs_dir):
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import import_alibaba_file, revision_create
+    from servers.catalog.services import import_alibaba_file, revision_create
 
     import_alibaba_file(specs_dir / "alibaba" / "ecs-2014-05-26.json")
     import_alibaba_file(specs_dir / "alibaba" / "cs-2015-12-15.json")

@@ -104,7 +104,7 @@ def test_the_limited_user_is_refused_and_the_shared_catalog_serves_every_account
 
 def test_openapi_products_get_curl(alice, db):
     from servers.catalog.openapi import import_openapi
-    from servers.catalog_services import revision_create
+    from servers.catalog.services import revision_create
 
     document = {
         "openapi": "3.0.3",

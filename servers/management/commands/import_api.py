@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from servers.catalog_services import CatalogImportError, catalog_import
+from servers.catalog.services import CatalogImportError, catalog_import
 
 MAX_LISTED = 20
 

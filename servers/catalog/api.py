@@ -14,7 +14,7 @@ from ninja import Router
 from pydantic import BaseModel, ConfigDict
 
 from servers.api.common import account_resource, authorize, ok
-from servers.catalog_selectors import (
+from servers.catalog.selectors import (
     api_definition,
     api_definitions,
     error_code_solutions,
