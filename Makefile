@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 8000
-# uvicorn's C parser (in runtime/http_protocol.py: a response's head and body in one write) and event
+# uvicorn's C parser (in runtime/fastpath/http_protocol.py: a response's head and body in one write) and event
 # loop, pinned in requirements.txt; bench/runtime.py starts the server the same way
-UVICORN_SPEED := --loop uvloop --http runtime.http_protocol:HttpToolsProtocol
+UVICORN_SPEED := --loop uvloop --http runtime.fastpath.http_protocol:HttpToolsProtocol
 HOST ?= 127.0.0.1
 
 .PHONY: install run test lint bench bench-runtime bench-load

@@ -6,7 +6,7 @@
 It needs a PostgreSQL server (DATABASE_URL; its database name is not used): it creates a throwaway
 database `bench_load_<random>` there and drops it at the end. It starts, each in its own process,
 the upstream HTTP API of bench/runtime.py and this product under uvicorn as `make run` serves it
-(uvloop, runtime.http_protocol; no access log, no Celery worker: nothing here queues a task), on
+(uvloop, runtime.fastpath.http_protocol; no access log, no Celery worker: nothing here queues a task), on
 that database with bench/runtime.py's user, 30-tool MCP server and connection, plus an AccessKey.
 
 Then `--clients` concurrent clients, each on its own keep-alive connection, alternate between a
@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             SECRET_KEY=env.get("SECRET_KEY") or "bench-" + uuid.uuid4().hex,
             PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
             MCP_STATELESS_HTTP="1",
+            UPSTREAM_ALLOW_PRIVATE_URLS="1",  # the upstream is on loopback
             LOG_LEVEL="WARNING",
         )
         if args.pool_size:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/runtime.py                 # or: make bench-runtime (BENCH_ARGS=…)
     .venv/bin/python bench/runtime.py --seconds 2     # shorter phases
-    .venv/bin/python bench/runtime.py --product-env MCP_FAST_PATH=0   # this product without runtime.fast
+    .venv/bin/python bench/runtime.py --product-env MCP_FAST_PATH=0   # without the stateless fast path
     .venv/bin/python bench/runtime.py --fastmcp-plain-stack           # FastMCP on h11 + asyncio
     .venv/bin/python bench/runtime.py --profile       # py-spy stacks of this product (kept directory)
     .venv/bin/python bench/runtime.py --micro         # only the pure per-call steps (no servers)
@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (the pins come from requirements.txt; .venv-bench gets the same ones for FastMCP).
 SPEED = {"loop": "uvloop", "http": "httptools"}
 # This product's own HTTP protocol: uvicorn's httptools one, head and body in one write (`make run`)
-PRODUCT_HTTP = "runtime.http_protocol:HttpToolsProtocol"
+PRODUCT_HTTP = "runtime.fastpath.http_protocol:HttpToolsProtocol"
 SPEED_PACKAGES = ("httptools", "uvloop")
 BENCH_VENV = ROOT / ".venv-bench"
 PROTOCOL_VERSION = "2025-06-18"
@@ -335,8 +335,8 @@ def setup_product(upstream_url: str) -> tuple[str, str, dict[str, str]]:
     from django.core.management import call_command
     from django.db import connections
 
-    from oauth.services import account_create, personal_token_create, user_create
     from oauth.models import Connection
+    from oauth.services import account_create, personal_token_create, user_create
     from servers.catalog.openapi import import_openapi
     from servers.catalog.services import revision_create
     from servers.models import McpServer
@@ -700,6 +700,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
             SECRET_KEY=env.get("SECRET_KEY") or "bench-" + uuid.uuid4().hex,
             PUBLIC_BASE_URL=f"http://127.0.0.1:{product_port}",
             MCP_STATELESS_HTTP="1",
+            UPSTREAM_ALLOW_PRIVATE_URLS="1",  # the upstream is on loopback
             LOG_LEVEL="WARNING",
         )
         env.update(dict(item.split("=", 1) for item in args.product_env))

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from config import database
-from runtime import auth, conf, edge, fast, limits, network_access, routes, upstream
+from runtime import auth, conf, edge, fastpath, limits, network_access, routes, upstream
 from runtime.audit import AuditWriter
 from runtime.data import ServerRecord
 from runtime.executor import Executor, new_request_id
@@ -352,13 +352,13 @@ async def _serve(scope: Scope, receive: Receive, send: Send, request_id: str) ->
         receive = edge.replay(body, receive)
     if route.endpoint == "mcp":
         stateless = bool(conf.get("MCP_STATELESS_HTTP"))
-        # Plain stateless tools/list and tools/call are answered here (runtime.fast); the rest goes
-        # to the SDK with the body replayed.
+        # Plain stateless tools/list and tools/call are answered here (runtime.fastpath.stateless);
+        # the rest goes to the SDK with the body replayed.
         if (
             message is not None
             and stateless
             and conf.get("MCP_FAST_PATH")
-            and await fast.serve(live, scope, message, send)
+            and await fastpath.serve_stateless(live, scope, message, send)
         ):
             return
         await live.handle_mcp(scope, receive, edge.jsonrpc_errors(send), stateless=stateless, message=message)

@@ -15,7 +15,7 @@ HTTP status, never plain text and never silence.
   answer: 400, -32600 Invalid Request.
 
 Whatever passes is handed on with the body replayed, so the SDK still parses and answers it as it
-always does; the parsed message is passed to `runtime.fast`, which then does not parse it again.
+always does; the parsed message is passed to `runtime.fastpath`, which then does not parse it again.
 
 `jsonrpc_errors` turns the plain-text or empty refusals that the SDK's transports send (unknown
 `session_id` on `…/messages`, 405, 406, a foreign Host) into JSON-RPC error bodies of the same status.

@@ -15,30 +15,28 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
 from anyio.abc import TaskStatus
-from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
 from mcp.server.caching import CACHEABLE_METHODS, CacheHint
 from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.sse import SseServerTransport
-from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, PromptsListChanged, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.types import Receive, Scope, Send
 
-from runtime import audit, conf, edge, internal_api, limits, system_tools
+from runtime import audit, conf, edge, fastpath, internal_api, limits, system_tools
 from runtime.data import ServerRecord
 from runtime.executor import CallMeta, new_request_id
+from servers.compiler import prompts
 
 if TYPE_CHECKING:
     from runtime.asgi import Runtime
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APP_VERSION = "1.0.0"
-_VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 
 
 class _Server(Server[Any]):
@@ -63,12 +60,11 @@ class _Server(Server[Any]):
 
 
 def render_prompt(prompt: dict[str, Any], arguments: dict[str, str]) -> dict[str, Any]:
-    """`prompts/get`: `{{name}}` substitution after the required-argument check."""
-    declared = prompt.get("arguments") or []
-    missing = [a["name"] for a in declared if a.get("required") and not arguments.get(a["name"])]
-    if missing:
-        raise MCPError(code=types.INVALID_PARAMS, message=f"Missing required prompt argument: {missing[0]}")
-    text = _VAR.sub(lambda m: str(arguments.get(m.group(1), "")), str(prompt.get("content") or ""))
+    """`prompts/get`: the content as `servers.compiler.prompts` renders it; its refusals are invalid params."""
+    try:
+        text = prompts.render_prompt(prompt, arguments)
+    except prompts.PromptError as exc:
+        raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
     result: dict[str, Any] = {"messages": [{"role": "user", "content": {"type": "text", "text": text}}]}
     if prompt.get("description"):
         result["description"] = prompt["description"]
@@ -105,32 +101,29 @@ def _meta(ctx: ServerRequestContext[Any, Any]) -> CallMeta:
 _opening: contextvars.ContextVar[limits.Slot | None] = contextvars.ContextVar("mcp_opening_session", default=None)
 
 
-class _SessionManager(StreamableHTTPSessionManager):
+class _SessionManager(fastpath.CountingSessionManager):
     """The SDK's session manager, keeping the session caps (`runtime.limits`) informed.
 
-    `_admit_session` (a session is registered) and `_discard_session` (it is forgotten, however it
-    ended: DELETE, idle expiry, a refused opening request, a crash, shutdown) are the manager's own
-    seams for a session's start and end; this is the one place that relies on them
-    (tests/runtime/test_mcp_limits.py checks that counts return to zero each way).
+    A session's slot (taken by the `initialize` that opens it) is bound to the session when the
+    manager registers it, and released when the manager forgets it, however it ended: DELETE, idle
+    expiry, a refused opening request, a crash, shutdown (tests/runtime/test_mcp_limits.py checks
+    that counts return to zero each way).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots: dict[str, limits.Slot] = {}
 
-    def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
-        transport = super()._admit_session(requestor)
+    def session_opened(self, session_id: str) -> None:
         slot = _opening.get()
-        if transport is not None and transport.mcp_session_id and slot is not None and not slot.bound:
+        if slot is not None and not slot.bound:
             slot.bound = True
-            self._slots[transport.mcp_session_id] = slot
-        return transport
+            self._slots[session_id] = slot
 
-    async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
+    def session_closed(self, session_id: str) -> None:
         slot = self._slots.pop(session_id, None)
         if slot is not None:
             slot.release()
-        await super()._discard_session(session_id, transport)
 
 
 class ServerRuntime:
@@ -260,14 +253,10 @@ class ServerRuntime:
 
     async def _track_connection(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         # Stateful connections (Streamable HTTP sessions, SSE streams) are remembered so a
-        # configuration change can be announced on them; the SDK exposes the connection only as
-        # the session's `_connection`, and unwinds its exit stack when the session ends.
-        connection = getattr(ctx.session, "_connection", None)
-        if (
-            isinstance(connection, Connection)
-            and connection.has_standalone_channel
-            and connection not in self.connections
-        ):
+        # configuration change can be announced on them; the SDK unwinds a connection's exit stack
+        # when its session ends.
+        connection = fastpath.session_connection(ctx.session)
+        if connection is not None and connection.has_standalone_channel and connection not in self.connections:
             self.connections.add(connection)
             connection.exit_stack.callback(self.connections.discard, connection)
         return await call_next(ctx)

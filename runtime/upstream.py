@@ -11,22 +11,18 @@ tokens are cached until shortly before they expire.
 from __future__ import annotations
 
 import functools
-import ssl
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import anyio
-import httpcore
 import httpx
 from django.conf import settings
-from httpx._transports.default import map_httpcore_exceptions  # httpx's own error mapping
 
-from runtime import conf, signing
+from runtime import conf, fastpath, signing
 from runtime.data import ConnectionRecord
-from runtime.loop_backend import LoopBackend
+from runtime.fastpath import UpstreamClient, UpstreamTransport
 from runtime.results import UpstreamResponse
 
 
@@ -38,95 +34,6 @@ class CredentialError(ValueError):
 class Sent:
     response: UpstreamResponse
     duration_ms: int
-
-
-class UpstreamClient(httpx.AsyncClient):
-    """The process's upstream client; `pool` is its httpcore connection pool, for plain tool calls.
-
-    Tool calls follow no redirects, send no cookies and need no client-side auth, so they go
-    straight to the pool under the client's transport (the same connections), skipping the client's
-    per-request middleware and httpx's request and response models: about 0.15 ms of CPU per call.
-    The request carries what `build_request` would give it (see `tool_request`); errors are mapped
-    to httpx's exceptions by httpx's own mapping, and compressed answers are decoded by httpx.
-    With proxies from the environment (`pool` is None) the client picks the route.
-    """
-
-    def __init__(self, *, transport: UpstreamTransport, trust_env: bool, **kwargs: Any) -> None:
-        super().__init__(transport=transport, trust_env=trust_env, **kwargs)
-        self.pool: httpcore.AsyncConnectionPool | None = None if trust_env else transport.pool
-        self._default_headers = {name.lower(): value for name, value in self.headers.items()}
-
-    def tool_request(self, request: signing.HttpRequest, timeout: dict[str, float | None]) -> httpcore.Request:
-        """The request `build_request` would build: `Host` first, the client's default headers under
-        the request's own, `Content-Length` for a body (or 0 for a bodiless POST, PUT or PATCH), the
-        URL as httpx parses it (the query is already percent-encoded by `signing.encode`)."""
-        scheme, host, port, netloc, path = _parsed_url(request.url)
-        query = request.query_string()
-        headers = dict(self._default_headers)
-        for name, value in request.headers.items():
-            headers[name.lower()] = value
-        body = request.body
-        if body:
-            headers["content-length"] = str(len(body))
-        elif request.method in _EMPTY_BODY_LENGTH and not ({"content-length", "transfer-encoding"} & headers.keys()):
-            headers["content-length"] = "0"
-        raw = [(b"host", netloc)] if "host" not in headers else []
-        raw += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
-        target = path + b"?" + query.encode("ascii") if query else path
-        return httpcore.Request(
-            request.method.encode("ascii"),
-            httpcore.URL(scheme=scheme, host=host, port=port, target=target),
-            headers=raw,
-            content=body or None,
-            extensions={"timeout": timeout},
-        )
-
-
-_EMPTY_BODY_LENGTH = frozenset({"POST", "PUT", "PATCH"})
-
-
-@functools.lru_cache(maxsize=1024)
-def _parsed_url(url: str) -> tuple[bytes, bytes, int | None, bytes, bytes]:
-    """httpx's reading of a request URL (no query): scheme, host, port, Host header, path."""
-    parsed = httpx.URL(url)
-    return parsed.raw_scheme, parsed.raw_host, parsed.port, parsed.netloc, parsed.raw_path
-
-
-class _Body(httpx.AsyncByteStream):
-    """An httpcore response body as an httpx stream, so httpx can decode a compressed answer."""
-
-    def __init__(self, response: httpcore.Response) -> None:
-        self._response = response
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._response.aiter_stream():
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._response.aclose()
-
-
-class UpstreamTransport(httpx.AsyncHTTPTransport):
-    """httpx's pooled transport whose httpcore pool moves bytes with `LoopBackend` (the loop's own
-    transports) instead of anyio's socket streams; HTTP, pooling and TLS stay httpcore's."""
-
-    def __init__(
-        self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None, allow_private: bool = True
-    ) -> None:
-        ssl_context = ssl_context or httpx.create_ssl_context()
-        super().__init__(verify=ssl_context, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=LoopBackend(allow_private=allow_private),
-        )
-
-    @property
-    def pool(self) -> httpcore.AsyncConnectionPool:
-        """The httpcore pool this transport sends through (tool calls use it directly)."""
-        return self._pool
 
 
 def new_client() -> UpstreamClient:
@@ -261,21 +168,14 @@ async def send(
     read_timeout: float,
     max_bytes: int,
 ) -> Sent:
-    """Send and read at most `max_bytes` of the body (streamed); raises httpx errors."""
+    """Send and read at most `max_bytes` of the body (streamed); raises httpx errors.
+
+    Plain tool calls go straight to the client's httpcore pool (`runtime.fastpath.send_direct`)."""
     timeout = _timeout(connect_timeout, read_timeout)
     started = time.monotonic()
-    if isinstance(client, UpstreamClient) and client.pool is not None:
-        with map_httpcore_exceptions():
-            answer = await client.pool.handle_async_request(client.tool_request(request, timeout))
-            try:
-                status, headers = answer.status, httpx.Headers(answer.headers)
-                if headers.get("content-encoding", "identity") == "identity":
-                    body, truncated = await _read(answer.aiter_stream(), max_bytes)
-                else:
-                    decoded = httpx.Response(status, headers=headers, stream=_Body(answer))
-                    body, truncated = await _read(decoded.aiter_bytes(), max_bytes)
-            finally:
-                await answer.aclose()
+    direct = await fastpath.send_direct(client, request, timeout, max_bytes)
+    if direct is not None:
+        status, headers, body, truncated = direct
     else:
         outgoing = client.build_request(
             request.method, request.full_url(), headers=request.headers, content=request.body or None
@@ -284,7 +184,7 @@ async def send(
         response = await client.send(outgoing, stream=True)
         try:
             status, headers = response.status_code, response.headers
-            body, truncated = await _read(response.aiter_bytes(), max_bytes)
+            body, truncated = await fastpath.read_capped(response.aiter_bytes(), max_bytes)
         finally:
             await response.aclose()
     return Sent(
@@ -297,15 +197,3 @@ async def send(
         ),
         int((time.monotonic() - started) * 1000),
     )
-
-
-async def _read(chunks: AsyncIterator[bytes], max_bytes: int) -> tuple[bytes, bool]:
-    """The body, cut at `max_bytes`, and whether it was cut."""
-    body = bytearray()
-    async for chunk in chunks:
-        room = max_bytes - len(body)
-        if len(chunk) > room:
-            body.extend(chunk[:room])
-            return bytes(body), True
-        body.extend(chunk)
-    return bytes(body), False

@@ -168,7 +168,7 @@ class _ServerThread(threading.Thread):
                 port=port,
                 log_level="warning",
                 lifespan="on",
-                http="runtime.http_protocol:HttpToolsProtocol",
+                http="runtime.fastpath.http_protocol:HttpToolsProtocol",
             )
         )
 

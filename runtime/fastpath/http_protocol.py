@@ -7,7 +7,7 @@ head until the next write in the same turn of the event loop and sends both toge
 no write after it in that turn (a streamed answer that has nothing to send yet, such as an SSE
 stream) goes out at the end of the turn, so nothing waits on it. Everything else is uvicorn's.
 
-Use it with `uvicorn --http runtime.http_protocol:HttpToolsProtocol` (as `make run` does).
+Use it with `uvicorn --http runtime.fastpath.http_protocol:HttpToolsProtocol` (as `make run` does).
 """
 
 from __future__ import annotations

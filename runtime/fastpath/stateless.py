@@ -7,8 +7,8 @@ own task, and changes nothing else:
 
 - the same handlers (the ones registered on the server runtime's SDK `Server`, found through
   `Server.get_request_handler`) with the same typed params, wrapped in the server's middleware;
-- the same result shaping (`mcp_types.methods.serialize_server_result`, the per-version surface
-  the SDK applies) and the same wire form (the JSON-RPC response as `application/json`, which is
+- the same result shaping (the SDK runner's own, through `internals.serialize_result`: cache
+  hints, then the per-version surface) and the same wire form (the JSON-RPC response as `application/json`, which is
   what the SDK sends in its JSON-response mode; SSE-framed and JSON answers are equally valid for
   a client, which must accept both);
 - `tools/list` is served from bytes serialised once per (tools list, protocol version): the
@@ -16,7 +16,7 @@ own task, and changes nothing else:
   returns, so a list that changes, or ever differs per caller, gets its own entry.
 
 Only requests it recognises completely take this path: POST, no `Mcp-Session-Id`, a handshake-era
-`MCP-Protocol-Version` (or none), the `Accept` values the SDK would accept, and a message (read,
+`MCP-Protocol-Version` (or none), an `Accept` the SDK's own check accepts, and a message (read,
 size-capped and checked once by `runtime.edge`) that is a JSON-RPC request for `tools/list` (no
 params) or `tools/call` (`name` and `arguments` only, no `_meta`) that passes the SDK's own params
 validation. Everything else (initialize, other methods, `_meta`, 2026-07-28 requests) goes to the
@@ -35,13 +35,16 @@ from typing import TYPE_CHECKING, Any
 import mcp_types as types
 import pydantic_core
 from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
-from mcp_types import methods as _methods
+from mcp_types import methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import Scope, Send
+
+from runtime.fastpath import internals
 
 if TYPE_CHECKING:
     from runtime.mcp import ServerRuntime
@@ -58,23 +61,17 @@ _JSON_HEADERS = b"application/json"
 _lists: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[list[Any], bytes]]] = weakref.WeakKeyDictionary()
 
 
-def _eligible_version(scope: Scope) -> str | None:
+def _eligible_version(request: Request) -> str | None:
     """The protocol version when the headers are what the SDK's stateless handshake-era path accepts
     (the Content-Type was checked by `runtime.edge`)."""
-    accept = version = None
-    for key, value in scope["headers"]:
+    version = None
+    for key, value in request.scope["headers"]:
         if key == b"mcp-session-id":
             return None
-        if key == b"accept" and accept is None:
-            accept = value.decode("latin-1")
-        elif key == b"mcp-protocol-version" and version is None:
+        if key == b"mcp-protocol-version" and version is None:
             version = value.decode("latin-1")
-    # The SDK's check_accept_headers for its SSE mode: JSON and SSE both acceptable.
-    kinds = {t.strip().split(";")[0].strip().lower() for t in (accept or "").split(",")}
-    wildcard = "*/*" in kinds
-    if not (wildcard or kinds & {"application/json", "application/*"}):
-        return None
-    if not (wildcard or kinds & {"text/event-stream", "text/*"}):
+    # The SDK's own Accept check for its SSE mode: JSON and SSE both acceptable.
+    if check_accept_headers(request) != (True, True):
         return None
     if version is None:
         return types.DEFAULT_NEGOTIATED_VERSION
@@ -119,19 +116,8 @@ def _error(request_id: Any, error: types.ErrorData) -> bytes:
 
 
 def _shape(live: ServerRuntime, method: str, version: str, result: Any) -> dict[str, Any]:
-    """The SDK runner's `_serialize` for handshake-era versions: cache hints, then the version's surface."""
-    hint = live.server.cache_hints.get(method)
-    if hint is not None and isinstance(result, dict):
-        result = {"ttlMs": hint.ttl_ms, "cacheScope": hint.scope, **result}
-    if hasattr(result, "model_dump"):
-        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    else:
-        dumped = dict(result)
-    try:
-        return _methods.serialize_server_result(method, version, dumped)
-    except ValidationError:
-        logger.exception("handler for %r returned an invalid result", method)
-        raise MCPError(code=types.INTERNAL_ERROR, message="Handler returned an invalid result") from None
+    """The result's wire form, shaped by the SDK runner itself (cache hints, the version's surface)."""
+    return internals.serialize_result(live.server, method, version, result)
 
 
 async def serve(live: ServerRuntime, scope: Scope, message: dict[str, Any], send: Send) -> bool:
@@ -141,7 +127,8 @@ async def serve(live: ServerRuntime, scope: Scope, message: dict[str, Any], send
     """
     if scope["method"] != "POST":
         return False
-    version = _eligible_version(scope)
+    request = Request(scope)
+    version = _eligible_version(request)
     if version is None:
         return False
     parsed = _request(message)
@@ -150,7 +137,7 @@ async def serve(live: ServerRuntime, scope: Scope, message: dict[str, Any], send
         return False
     request_id, method, params = parsed
     try:
-        _methods.validate_client_request(method, version, params)
+        methods.validate_client_request(method, version, params)
         typed = entry.params_type.model_validate(params, by_name=False)
     except (ValidationError, KeyError, ValueError):
         return False
@@ -161,7 +148,7 @@ async def serve(live: ServerRuntime, scope: Scope, message: dict[str, Any], send
         method=method,
         params=params,
         request_id=request_id,
-        request=Request(scope),
+        request=request,
     )
     try:
         if method == "tools/list":

@@ -1,4 +1,4 @@
-"""Stateless tools/list and tools/call answered by runtime.fast: the same answers as the SDK gives.
+"""Stateless tools/list and tools/call answered by runtime.fastpath: the same answers as the SDK gives.
 
 Every request is sent twice over real HTTP, with MCP_FAST_PATH on and off, for every handshake-era
 protocol version (and without the header); the JSON-RPC messages must be equal. Upstream request

@@ -1,4 +1,4 @@
-"""`runtime.http_protocol`: uvicorn's protocol with a response's head and first body bytes in one
+"""`runtime.fastpath.http_protocol`: uvicorn's protocol with a response's head and first body bytes in one
 write, checked on the wire with a raw socket against a real uvicorn on loopback."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def server_port() -> Iterator[int]:
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", http="runtime.http_protocol:HttpToolsProtocol"
+        app, host="127.0.0.1", port=port, log_level="warning", http="runtime.fastpath.http_protocol:HttpToolsProtocol"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -111,7 +111,7 @@ class RecordingTransport:
 
 
 def test_the_transport_joins_a_head_with_the_next_write_only():
-    from runtime.http_protocol import _CoalescingTransport
+    from runtime.fastpath.http_protocol import _CoalescingTransport
 
     async def main() -> tuple[list[bytes], bool, int]:
         recorded = RecordingTransport()
@@ -138,7 +138,7 @@ def test_the_transport_joins_a_head_with_the_next_write_only():
 
 
 def test_a_large_body_follows_its_head_in_order():
-    from runtime.http_protocol import _CoalescingTransport
+    from runtime.fastpath.http_protocol import _CoalescingTransport
 
     class Lines(RecordingTransport):
         def writelines(self, chunks: Any) -> None:

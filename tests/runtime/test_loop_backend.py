@@ -1,4 +1,4 @@
-"""The upstream transport (httpx over httpcore with `runtime.loop_backend`) against real loopback
+"""The upstream transport (httpx over httpcore with `runtime.fastpath.loop_backend`) against real loopback
 servers: plain and TLS, keep-alive reuse, large bodies both ways, a connection the server dropped
 while idle, timeouts and refused connections. On both event loops the runtime can run on."""
 
@@ -228,7 +228,7 @@ def refusal(run: Callable[[Callable[[], Awaitable[Any]]], Any], url: str, *, all
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://0.0.0.0/"])
 def test_link_local_metadata_and_unspecified_addresses_are_never_dialled(run, url):
-    from runtime.loop_backend import AddressRefused
+    from runtime.fastpath.loop_backend import AddressRefused
 
     error = refusal(run, url, allow_private=True)
     assert isinstance(error.__cause__, AddressRefused)
@@ -236,7 +236,7 @@ def test_link_local_metadata_and_unspecified_addresses_are_never_dialled(run, ur
 
 
 def test_loopback_is_dialled_only_when_private_upstreams_are_allowed(run):
-    from runtime.loop_backend import AddressRefused
+    from runtime.fastpath.loop_backend import AddressRefused
 
     async def allowed() -> bytes:
         upstream = Upstream()
@@ -256,7 +256,7 @@ def test_a_host_name_is_judged_by_the_address_it_resolves_to(run):
     """The machine's own name resolves (through /etc/hosts) to a loopback or private address."""
     import socket as socket_module
 
-    from runtime.loop_backend import AddressRefused
+    from runtime.fastpath.loop_backend import AddressRefused
     from servers import outbound
 
     name = socket_module.gethostname()
