@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,6 @@ from starlette.types import Receive, Scope, Send
 from runtime import audit, conf, edge, fastpath, internal_api, limits, system_tools
 from runtime.data import ServerRecord
 from runtime.executor import CallMeta, new_request_id
-from servers.compiler import prompts
 
 if TYPE_CHECKING:
     from runtime.asgi import Runtime
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APP_VERSION = "1.0.0"
+_VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 
 
 class _Server(Server[Any]):
@@ -60,11 +61,12 @@ class _Server(Server[Any]):
 
 
 def render_prompt(prompt: dict[str, Any], arguments: dict[str, str]) -> dict[str, Any]:
-    """`prompts/get`: the content as `servers.compiler.prompts` renders it; its refusals are invalid params."""
-    try:
-        text = prompts.render_prompt(prompt, arguments)
-    except prompts.PromptError as exc:
-        raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
+    """`prompts/get`: `{{name}}` substitution after the required-argument check."""
+    declared = prompt.get("arguments") or []
+    missing = [a["name"] for a in declared if a.get("required") and not arguments.get(a["name"])]
+    if missing:
+        raise MCPError(code=types.INVALID_PARAMS, message=f"Missing required prompt argument: {missing[0]}")
+    text = _VAR.sub(lambda m: str(arguments.get(m.group(1), "")), str(prompt.get("content") or ""))
     result: dict[str, Any] = {"messages": [{"role": "user", "content": {"type": "text", "text": text}}]}
     if prompt.get("description"):
         result["description"] = prompt["description"]
