@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -203,17 +204,19 @@ def form_body(pairs: Iterable[tuple[str, str]]) -> bytes:
     return "&".join(f"{encode(k)}={encode(v)}" for k, v in pairs).encode()
 
 
-def multipart_body(fields: dict[str, Any]) -> tuple[bytes, str]:
+def multipart_body(fields: Iterable[tuple[str, str]]) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    chunks: list[bytes] = []
-    for key, value in fields.items():
-        values = value if isinstance(value, list) else [value]
-        for v in values:
-            chunks.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{scalar(v)}\r\n'.encode()
-            )
+    chunks = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields
+    ]
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+def _field_pairs(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """Form or multipart fields: a list value is one field per item."""
+    return [(str(k), scalar(i)) for k, v in fields.items() for i in (v if isinstance(v, (list, tuple)) else [v])]
 
 
 def _pick_content_type(consumes: list[str]) -> str:
@@ -290,91 +293,115 @@ def _oas_style(param: dict[str, Any], default: str) -> tuple[str, bool]:
     return style, bool(explode)
 
 
-def build_request(*, style: str, api: dict[str, Any], arguments: dict[str, Any], base_url: str) -> HttpRequest:
-    """Turn validated arguments into an unsigned request against `base_url` (scheme://host[/prefix])."""
+@dataclass
+class RequestParts:
+    """One call's request before it is encoded: what `build_request` sends and `servers.cli`
+    renders as a command, so the two cannot disagree.
+
+    Header parameter values are kept as given: `build_request` refuses what HTTP cannot carry
+    (`header_text`), a command writes them on one line. A body is `form` (the fields of an
+    `x-www-form-urlencoded` or, by `content_type`, multipart body) or `text` (JSON or text)."""
+
+    method: str
+    path: str  # path parameters substituted, URL-encoded; "/" for RPC
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    cookies: list[str] = field(default_factory=list)  # `name=value`, the value URL-encoded
+    form: list[tuple[str, str]] | None = None
+    text: str | None = None
+    content_type: str = ""
+
+    @property
+    def multipart(self) -> bool:
+        return self.form is not None and self.content_type.startswith("multipart/")
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def request_parts(*, style: str, api: dict[str, Any], arguments: dict[str, Any], by_name: bool = False) -> RequestParts:
+    """Split and serialise validated arguments per parameter location (`by_name`: see `split_arguments`)."""
     params = api.get("parameters") or []
-    values, body_value = split_arguments(api, arguments)
+    values, body_value = split_arguments(api, arguments, by_name=by_name)
     methods = [m.upper() for m in (api.get("methods") or ["get"])]
-    base = base_url.rstrip("/")
     if style == "RPC":
-        method = "POST" if "POST" in methods else methods[0]
-        request = HttpRequest(method=method, url=f"{base}/")
+        parts = RequestParts(method="POST" if "POST" in methods else methods[0], path="/")
         form: list[tuple[str, str]] = []
         for p in params:
-            if p["name"] not in values or values[p["name"]] is None:
+            name = p["name"]
+            if p.get("in") == "body" or values.get(name) is None:
                 continue
-            pairs = alibaba_pairs(p, values[p["name"]])
-            if p.get("in") == "formData" or p.get("in") == "body":
-                form.extend(pairs)
-            elif p.get("in") == "header":
-                request.headers[p["name"]] = header_text(p["name"], scalar(values[p["name"]]))
+            if p.get("in") == "header":
+                parts.headers.append((name, scalar(values[name])))
             else:
-                request.query.extend(pairs)
+                (form if p.get("in") == "formData" else parts.query).extend(alibaba_pairs(p, values[name]))
+        if isinstance(body_value, dict):  # an RPC body is form fields, flattened like the query
+            flatten("", body_value, form)
+        elif body_value is not None:
+            form.extend(alibaba_pairs(_body_param(params) or {"name": "body"}, body_value))
         if form:
-            request.body = form_body(form)
-            request.headers["content-type"] = "application/x-www-form-urlencoded"
-        return request
+            parts.form, parts.content_type = form, _FORM
+        return parts
     if style not in ("ROA", "OpenAPI"):
         raise BuildError(f"APIs of style {style} cannot be called")
-    path = api.get("path") or "/"
-    query: list[tuple[str, str]] = []
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    form_fields: dict[str, Any] = {}
+    parts = RequestParts(method=methods[0], path=str(api.get("path") or "/"))
+    form_fields: list[tuple[str, str]] = []
     for p in params:
         name, location = p["name"], p.get("in")
-        if location == "body" or name not in values or values[name] is None:
+        if location == "body" or values.get(name) is None:
             continue
         value = values[name]
         if location == "path":
             rendered = openapi_path_value(p, value) if style == "OpenAPI" else quote(scalar(value), safe="~")
-            path = path.replace("{" + name + "}", rendered)
+            parts.path = parts.path.replace("{" + name + "}", rendered)
         elif location == "query":
-            query.extend(openapi_query_pairs(p, value) if style == "OpenAPI" else alibaba_pairs(p, value))
+            parts.query.extend(openapi_query_pairs(p, value) if style == "OpenAPI" else alibaba_pairs(p, value))
         elif location == "header":
-            headers[name] = header_text(name, openapi_header_value(p, value))
+            parts.headers.append((name, openapi_header_value(p, value)))
         elif location == "cookie":
-            cookies.append(f"{name}={quote(scalar(value), safe='')}")
+            parts.cookies.append(f"{name}={quote(scalar(value), safe='')}")
         elif location == "formData":
-            form_fields[name] = value
-    missing = [seg for seg in path.split("/") if seg.startswith("{") and seg.endswith("}")]
+            form_fields.extend(alibaba_pairs(p, value) if style == "ROA" else _field_pairs({name: value}))
+    missing = [seg for seg in parts.path.split("/") if seg.startswith("{") and seg.endswith("}")]
     if missing:
         raise BuildError(f"Missing path parameter {missing[0][1:-1]}")
-    method = methods[0]
-    request = HttpRequest(method=method, url=base + (path if path.startswith("/") else "/" + path), query=query)
-    request.headers.update(headers)
-    if cookies:
-        request.headers["Cookie"] = "; ".join(cookies)
-    consumes = api.get("consumes") or []
-    body_param = _body_param(params)
+    if not parts.path.startswith("/"):
+        parts.path = "/" + parts.path
     if body_value is not None:
+        body_param = _body_param(params)
         media = body_param.get("x-mediaType") if body_param else None
-        content_type = str(media) if media else _pick_content_type(consumes)
+        content_type = str(media) if media else _pick_content_type(api.get("consumes") or [])
         if "x-www-form-urlencoded" in content_type and isinstance(body_value, dict):
-            body_pairs: list[tuple[str, str]] = []
-            for k, v in body_value.items():
-                body_pairs.extend([(k, scalar(i)) for i in v] if isinstance(v, list) else [(k, scalar(v))])
-            request.body = form_body(body_pairs)
-            request.headers["content-type"] = "application/x-www-form-urlencoded"
+            parts.form, parts.content_type = _field_pairs(body_value), _FORM
         elif "multipart" in content_type and isinstance(body_value, dict):
-            request.body, request.headers["content-type"] = multipart_body(body_value)
+            parts.form, parts.content_type = _field_pairs(body_value), "multipart/form-data"
         elif content_type.startswith("text/") and isinstance(body_value, str):
-            request.body = body_value.encode()
-            request.headers["content-type"] = content_type
+            parts.text, parts.content_type = body_value, content_type
         else:
-            request.body = json.dumps(body_value, ensure_ascii=False, separators=(",", ":")).encode()
-            request.headers["content-type"] = (
-                "application/json; charset=utf-8" if style == "ROA" else "application/json"
-            )
+            parts.text = to_json_body(body_value)
+            parts.content_type = "application/json; charset=utf-8" if style == "ROA" else "application/json"
     elif form_fields:
-        form_pairs: list[tuple[str, str]] = []
-        for p in params:
-            if p["name"] in form_fields:
-                value = form_fields[p["name"]]
-                if style == "ROA":
-                    form_pairs.extend(alibaba_pairs(p, value))
-                else:
-                    form_pairs.append((p["name"], scalar(value)))
-        request.body = form_body(form_pairs)
-        request.headers["content-type"] = "application/x-www-form-urlencoded"
+        parts.form, parts.content_type = form_fields, _FORM
+    return parts
+
+
+def to_json_body(value: Any) -> str:
+    """A JSON body: strings too are JSON-encoded."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def build_request(*, style: str, api: dict[str, Any], arguments: dict[str, Any], base_url: str) -> HttpRequest:
+    """Turn validated arguments into an unsigned request against `base_url` (scheme://host[/prefix])."""
+    parts = request_parts(style=style, api=api, arguments=arguments)
+    request = HttpRequest(method=parts.method, url=base_url.rstrip("/") + parts.path, query=parts.query)
+    for name, value in parts.headers:
+        request.headers[name] = header_text(name, value)
+    if parts.cookies:
+        request.headers["Cookie"] = "; ".join(parts.cookies)
+    if parts.multipart:
+        request.body, request.headers["content-type"] = multipart_body(parts.form or [])
+    elif parts.form is not None:
+        request.body, request.headers["content-type"] = form_body(parts.form), parts.content_type
+    elif parts.text is not None:
+        request.body, request.headers["content-type"] = parts.text.encode(), parts.content_type
     return request

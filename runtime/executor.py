@@ -7,12 +7,13 @@ caller's own account the user's own connection first) → endpoint (region) → 
 (pooled client, timeouts, size cap) → map to a result → enqueue the audit event (with the target
 account, so the event is visible in both accounts).
 
-Tool failures are `isError` results naming what went wrong; nothing here raises to the client.
+Each step is a method of `Executor` named for it; a step that fails raises one
+`runtime.results.ToolError` (code, message, outcome), which `Executor.call` renders once into the
+`isError` result and the audit event. Nothing here raises to the client.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -24,16 +25,15 @@ import httpx
 from oauth import access
 from runtime import audit, build, conf, data, endpoints, internal_api, roles, upstream
 from runtime.auth import Principal
-from runtime.fastpath import AddressRefused
-from runtime.results import UpstreamResponse, map_response, request_id_of, tool_error
+from runtime.loop_backend import AddressRefused
+from runtime.results import ToolError, UpstreamResponse, map_response, request_id_of
+from runtime.signing import HttpRequest
 from runtime.snapshot import ServerSnapshot
 from servers import cli
+from servers.compiler.types import ASSUME_ARG, REGION_ARG
 from servers.system_tools import is_management_api
 
 logger = logging.getLogger(__name__)
-
-REGION_ARG = "x_mcp_region_id"
-ASSUME_ARG = "x_assume_account_id"
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,24 @@ class CallMeta:
 
 
 @dataclass
-class Outcome:
-    result: dict[str, Any]
-    outcome: str  # success | error | denied | invalid
-    error_code: str = ""
-    error_message: str = ""
-    upstream: dict[str, Any] | None = None
+class ToolCall:
+    """One tool call on its way through the steps; what its audit event reports besides the outcome."""
+
+    snap: ServerSnapshot
+    binding: Any
+    arguments: dict[str, Any]  # the steps take out region and account, merge constants (audited so)
+    principal: Principal
+    meta: CallMeta
+    region: str = ""
+    target: str = ""  # the account whose role the call runs as; "" in the server's own account
+    connection: data.ConnectionRecord | None = None
+    internal: internal_api.InternalCall | None = None  # a call of this installation's management API
+    upstream: dict[str, Any] | None = None  # the request as logged (GetRequestLog)
     upstream_request_id: str = ""
-    target_account_id: str = ""
+
+    @property
+    def account_id(self) -> str:
+        return self.target or self.snap.record.account_id
 
 
 class ConnectionCache:
@@ -108,23 +118,24 @@ class Executor:
         principal: Principal,
         meta: CallMeta,
     ) -> dict[str, Any]:
+        """Run the tool; every failure is an `isError` result, every call one audit event."""
         started = time.monotonic()
-        arguments = dict(arguments or {})
         binding = snap.binding(tool_name)
-        if binding is None:
-            outcome = Outcome(tool_error(f"Unknown tool {tool_name}", code="NotFound.Tool"), "invalid", "NotFound.Tool")
-        else:
-            try:
-                outcome = await self._call(snap, binding, arguments, principal, meta)
-            except Exception:
-                logger.exception(
-                    "tool call %s on server %s failed (request %s)", tool_name, snap.server_id, meta.request_id
-                )
-                outcome = Outcome(
-                    tool_error(f"Internal error; request id {meta.request_id}", code="InternalError"),
-                    "error",
-                    "InternalError",
-                )
+        call = ToolCall(snap, binding, dict(arguments or {}), principal, meta)
+        error: ToolError | None = None
+        try:
+            if binding is None:
+                raise ToolError("NotFound.Tool", f"Unknown tool {tool_name}", outcome="invalid")
+            result = await self._run(call)
+        except ToolError as failure:
+            error = failure
+        except Exception:
+            logger.exception(
+                "tool call %s on server %s failed (request %s)", tool_name, snap.server_id, meta.request_id
+            )
+            error = ToolError("InternalError", f"Internal error; request id {meta.request_id}")
+        if error is not None:
+            result = error.result()
         secret_names = frozenset(
             name
             for name, param in ((getattr(binding, "arguments", None) or {}).items())
@@ -136,16 +147,93 @@ class Executor:
             meta,
             tool=tool_name,
             action=getattr(binding, "action", "") or "",
-            arguments=audit.redact(arguments, secret_names=secret_names),
-            outcome=outcome.outcome,
-            error_code=outcome.error_code,
-            error_message=outcome.error_message,
+            arguments=audit.redact(call.arguments, secret_names=secret_names),
+            outcome=error.outcome if error else "success",
+            error_code=error.code if error else "",
+            error_message=error.message if error else "",
             started=started,
-            target_account_id=outcome.target_account_id,
-            upstream_request_id=outcome.upstream_request_id,
-            upstream=_redacted_log(outcome.upstream, secret_names),
+            target_account_id=call.target,
+            upstream_request_id=call.upstream_request_id,
+            upstream=_redacted_log(call.upstream, secret_names),
         )
-        return outcome.result
+        return result
+
+    async def _run(self, call: ToolCall) -> dict[str, Any]:
+        """validate → authorize → (CLI mode: the command) → resolve connection → build → sign → send → map."""
+        self._validate(call)
+        await self._authorize(call)
+        for key, value in (call.binding.constants or {}).items():
+            call.arguments[key] = value
+        if call.binding.cli_mode:
+            return await self._command(call)
+        await self._resolve_connection(call)
+        request = self._build(call)
+        await self._sign(call, request)
+        return self._map(call, await self._send(call, request))
+
+    def _validate(self, call: ToolCall) -> None:
+        """The tool's precompiled JSON Schema; then region and account leave the arguments."""
+        validator = call.snap.validator(call.binding.tool_name)
+        if validator is not None:
+            errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.absolute_path))
+            if errors:
+                raise ToolError("InvalidParameter", validation_message(errors), outcome="invalid")
+        call.region = str(call.arguments.pop(REGION_ARG, "") or "")
+        target = str(call.arguments.pop(ASSUME_ARG, "") or "")
+        call.target = target if target != call.snap.record.account_id else ""
+
+    async def _authorize(self, call: ToolCall) -> None:
+        """`{product}:{ApiName}` for the caller, or, in another account, for the role it assumes there."""
+        snap, binding, principal = call.snap, call.binding, call.principal
+        context = access.request_context(
+            source_ip=call.meta.source_ip, server_id=snap.server_id, client_id=principal.client_id
+        )
+        resource = access.tool_resource(binding.product, call.region, call.account_id)
+        if call.target:
+            role = await self._assume(snap, principal, call.target, context)
+            decision = role.decide(snap.record.assume_role_extra_policy, binding.action, resource, context)
+        else:
+            decision = principal.decide(binding.action, resource, context)
+        if not decision.allowed:
+            raise ToolError("Forbidden.RAM", decision.message, outcome="denied", extra={"action": binding.action})
+
+    def _user_id(self, call: ToolCall) -> int:
+        # In another account only that account's own connections apply (no user there is the caller).
+        return 0 if call.target else call.principal.user_id
+
+    async def _command(self, call: ToolCall) -> dict[str, Any]:
+        """CLI mode (SPEC §5.4): the command that performs the call (`servers.cli`), instead of the call."""
+        own = await self.connections.get(call.account_id, self._user_id(call), call.binding.product)
+        try:
+            command = cli.command_for(
+                call.binding, call.arguments, region=call.region or None, base_url=(own and own.base_url) or None
+            )
+        except build.BuildError as exc:
+            raise ToolError("InvalidParameter", str(exc), outcome="invalid") from None
+        return {"content": [{"type": "text", "text": command}], "isError": False}
+
+    async def _resolve_connection(self, call: ToolCall) -> None:
+        """The management API's own connection, else the target account's for the product."""
+        snap, binding, principal, meta = call.snap, call.binding, call.principal, call.meta
+        if call.target and is_management_api(binding.product, binding.version, binding.style):
+            raise ToolError(
+                "Unsupported.AssumeRole",
+                "Tools over this installation's management API act as you in your own account only",
+            )
+        call.internal = internal = internal_api.internal_call(
+            binding,
+            user_id=principal.user_id,
+            account_id=call.account_id,
+            server_id=snap.server_id,
+            client_id=principal.client_id,
+            source_ip=meta.source_ip,
+            local=meta.local_url,
+            host=meta.host,
+        )
+        if internal is not None:
+            call.connection = internal.connection
+        else:
+            call.connection = await self.connections.get(call.account_id, self._user_id(call), binding.product)
 
     async def _assume(
         self, snap: ServerSnapshot, principal: Principal, target: str, context: dict[str, str]
@@ -203,121 +291,57 @@ class Executor:
             )
         )
 
-    async def _call(
-        self, snap: ServerSnapshot, binding: Any, arguments: dict[str, Any], principal: Principal, meta: CallMeta
-    ) -> Outcome:
-        validator = snap.validator(binding.tool_name)
-        if validator is not None:
-            errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-            if errors:
-                message = validation_message(errors)
-                return Outcome(tool_error(message, code="InvalidParameter"), "invalid", "InvalidParameter", message)
-        region = str(arguments.pop(REGION_ARG, "") or "")
-        target = str(arguments.pop(ASSUME_ARG, "") or "")
-        if target and target != snap.record.account_id:
-            outcome = await self._call_in(snap, binding, arguments, principal, meta, region, target)
-            outcome.target_account_id = target
-            return outcome
-        return await self._call_in(snap, binding, arguments, principal, meta, region, "")
-
-    async def _call_in(
-        self,
-        snap: ServerSnapshot,
-        binding: Any,
-        arguments: dict[str, Any],
-        principal: Principal,
-        meta: CallMeta,
-        region: str,
-        target: str,
-    ) -> Outcome:
-        """The call in the server's account (`target` empty) or, as its role, in account `target`."""
-        context = access.request_context(
-            source_ip=meta.source_ip, server_id=snap.server_id, client_id=principal.client_id
-        )
-        account_id = target or snap.record.account_id
-        resource = access.tool_resource(binding.product, region, account_id)
-        if target:
-            try:
-                role = await self._assume(snap, principal, target, context)
-            except roles.AssumeRoleRefused as refused:
-                status = "denied" if refused.code.startswith("Forbidden") else "error"
-                return Outcome(tool_error(refused.message, code=refused.code), status, refused.code, refused.message)
-            decision = role.decide(snap.record.assume_role_extra_policy, binding.action, resource, context)
-        else:
-            decision = principal.decide(binding.action, resource, context)
-        if not decision.allowed:
-            return Outcome(
-                tool_error(decision.message, code="Forbidden.RAM", extra={"action": binding.action}),
-                "denied",
-                "Forbidden.RAM",
-                decision.message,
-            )
-        for key, value in (binding.constants or {}).items():
-            arguments[key] = value
-        # In another account only that account's own connections apply (no user there is the caller).
-        user_id = 0 if target else principal.user_id
-        if binding.cli_mode:
-            own = await self.connections.get(account_id, user_id, binding.product)
-            return cli_outcome(binding, arguments, region, own.base_url if own else "")
-        if target and is_management_api(binding.product, binding.version, binding.style):
-            message = "Tools over this installation's management API act as you in your own account only"
-            return Outcome(
-                tool_error(message, code="Unsupported.AssumeRole"), "error", "Unsupported.AssumeRole", message
-            )
-        internal = internal_api.internal_call(
-            binding,
-            user_id=principal.user_id,
-            account_id=account_id,
-            server_id=snap.server_id,
-            client_id=principal.client_id,
-            source_ip=meta.source_ip,
-            local=meta.local_url,
-            host=meta.host,
-        )
-        if internal is not None:
-            connection: data.ConnectionRecord | None = internal.connection
-        else:
-            connection = await self.connections.get(account_id, user_id, binding.product)
+    def _build(self, call: ToolCall) -> HttpRequest:
+        """Endpoint (region) and the unsigned request (`runtime.build`)."""
+        binding, connection, arguments = call.binding, call.connection, call.arguments
         overrides = endpoints.EndpointOverrides(
             base_url=connection.base_url if connection else "",
             region_endpoints=connection.region_endpoints if connection else {},
             default_region=connection.default_region if connection else "",
         )
-        document_endpoints = [{"regionId": r, "endpoint": e} for r, e in (binding.endpoints or {}).items()]
-        if binding.regional or region:
-            region = endpoints.choose_region(region, overrides, sorted(binding.endpoints or {}))
-        servers = list(binding.api.get("x-servers") or []) + list(binding.servers or [])
+        if binding.regional or call.region:
+            call.region = endpoints.choose_region(call.region, overrides, sorted(binding.endpoints or {}))
         try:
             base_url = endpoints.resolve_base_url(
                 style=binding.style,
-                region=region,
+                region=call.region,
                 overrides=overrides,
-                document_endpoints=document_endpoints,
-                servers=servers,
+                document_endpoints=[{"regionId": r, "endpoint": e} for r, e in (binding.endpoints or {}).items()],
+                servers=list(binding.api.get("x-servers") or []) + list(binding.servers or []),
             )
-            if region and _has_param(binding.api, "RegionId") and "RegionId" not in arguments:
-                arguments["RegionId"] = region
+        except endpoints.EndpointError as exc:
+            raise ToolError("InvalidEndpoint", str(exc)) from None
+        if call.region and _has_param(binding.api, "RegionId") and "RegionId" not in arguments:
+            arguments["RegionId"] = call.region
+        try:
             request = build.build_request(style=binding.style, api=binding.api, arguments=arguments, base_url=base_url)
-            if internal is not None:
-                request.headers.update(internal.headers)
+        except build.BuildError as exc:
+            raise ToolError("InvalidParameter", str(exc)) from None
+        if call.internal is not None:
+            request.headers.update(call.internal.headers)
+        return request
+
+    async def _sign(self, call: ToolCall, request: HttpRequest) -> None:
+        """The connection's credentials on the request (signature, token, key)."""
+        binding = call.binding
+        try:
             await upstream.apply_credentials(
                 request,
-                connection,
+                call.connection,
                 action=binding.api_name,
                 version=binding.version,
                 client=self.client,
                 tokens=self.tokens,
             )
-        except (endpoints.EndpointError, build.BuildError, upstream.CredentialError) as exc:
-            code = {
-                endpoints.EndpointError: "InvalidEndpoint",
-                build.BuildError: "InvalidParameter",
-                upstream.CredentialError: "InvalidCredentials",
-            }[type(exc)]
-            return Outcome(tool_error(str(exc), code=code), "error", code, str(exc))
+        except upstream.CredentialError as exc:
+            raise ToolError("InvalidCredentials", str(exc)) from None
+
+    async def _send(self, call: ToolCall, request: HttpRequest) -> UpstreamResponse:
+        """The request over the pooled client, with the connection's timeouts and the size cap."""
+        binding, connection = call.binding, call.connection
         connect_timeout = (connection and connection.connect_timeout) or float(conf.get("MCP_UPSTREAM_CONNECT_TIMEOUT"))
         read_timeout = (connection and connection.read_timeout) or float(conf.get("MCP_UPSTREAM_READ_TIMEOUT"))
-        log: dict[str, Any] = {
+        call.upstream = log = {
             "method": request.method,
             "url": audit.redact_url(request.full_url()),
             # What GetRequestLog reports of the call (oauth.audit.log_info).
@@ -325,7 +349,7 @@ class Executor:
             "version": binding.version,
             "api": binding.api_name,
             "style": binding.style,
-            "region": region,
+            "region": call.region,
         }
         try:
             sent = await upstream.send(
@@ -337,35 +361,27 @@ class Executor:
             )
         except httpx.TimeoutException:
             message = f"The upstream API did not answer in time ({request.method} {log['url']})"
-            return Outcome(tool_error(message, code="UpstreamTimeout"), "error", "UpstreamTimeout", message, log)
+            raise ToolError("UpstreamTimeout", message) from None
         except httpx.HTTPError as exc:
             if isinstance(exc.__cause__, AddressRefused):  # the SSRF rule, judged on the resolved address
-                message = f"The upstream address is not allowed: {exc}"
-                code = "Forbidden.UpstreamAddress"
-            else:
-                message = f"The upstream API could not be reached: {type(exc).__name__}"
-                code = "UpstreamUnavailable"
-            return Outcome(tool_error(message, code=code), "error", code, message, log)
+                raise ToolError("Forbidden.UpstreamAddress", f"The upstream address is not allowed: {exc}") from None
+            raise ToolError(
+                "UpstreamUnavailable", f"The upstream API could not be reached: {type(exc).__name__}"
+            ) from None
         response: UpstreamResponse = sent.response
         log.update(status=response.status, duration_ms=sent.duration_ms, bytes=len(response.body))
-        result = map_response(
+        call.upstream_request_id = request_id_of(response)
+        return response
+
+    def _map(self, call: ToolCall, response: UpstreamResponse) -> dict[str, Any]:
+        """The upstream answer as the tool's result; HTTP >= 400 raises its ToolError."""
+        binding = call.binding
+        return map_response(
             response,
             error_codes=binding.api.get("errorCodes"),
             output_schema=binding.output_schema,
             wrap_output=binding.output_wrapped,
         )
-        upstream_id = request_id_of(response)
-        if result.get("isError"):
-            details = json.loads(result["content"][0]["text"])
-            return Outcome(
-                result,
-                "error",
-                str(details.get("code") or f"HTTP{response.status}"),
-                details.get("message", ""),
-                log,
-                upstream_id,
-            )
-        return Outcome(result, "success", upstream=log, upstream_request_id=upstream_id)
 
 
 def _redacted_log(log: dict[str, Any] | None, secret_names: frozenset[str]) -> dict[str, Any] | None:
@@ -377,15 +393,6 @@ def _redacted_log(log: dict[str, Any] | None, secret_names: frozenset[str]) -> d
 
 def _has_param(api: Any, name: str) -> bool:
     return any(p.get("name") == name and p.get("in") != "body" for p in api.get("parameters") or [])
-
-
-def cli_outcome(binding: Any, arguments: dict[str, Any], region: str, base_url: str = "") -> Outcome:
-    """CLI mode (SPEC §5.4): the command that performs the call (`servers.cli`), instead of the call."""
-    try:
-        command = cli.command_for(binding, arguments, region=region or None, base_url=base_url or None)
-    except cli.CliError as exc:
-        return Outcome(tool_error(str(exc), code="InvalidParameter"), "invalid", "InvalidParameter", str(exc))
-    return Outcome({"content": [{"type": "text", "text": command}], "isError": False}, "success")
 
 
 def new_request_id() -> str:

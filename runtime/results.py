@@ -4,7 +4,7 @@ Success: the body as text, as the upstream sent it (a JSON body is not decoded a
 cost about 1.5 ms of CPU for 50 KB), plus `structuredContent` when the tool has an output schema
 (non-object roots are wrapped as `{"result": …}`); only then is the body parsed. Failure: `isError: true` with the HTTP
 status, error code, message, upstream request id and, when the API's metadata documents the code,
-its documented meaning.
+its documented meaning, raised as the `ToolError` every failure of a tool call is.
 """
 
 from __future__ import annotations
@@ -27,12 +27,27 @@ class UpstreamResponse:
     limit: int = 0
 
 
-def tool_error(message: str, *, code: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An `isError` result for a failure before or instead of the upstream call."""
-    payload: dict[str, Any] = {"code": code, "message": message} if code else {"message": message}
-    if extra:
-        payload.update(extra)
-    return {"content": [{"type": "text", "text": json.dumps(payload, ensure_ascii=False)}], "isError": True}
+class ToolError(Exception):
+    """A failed tool call, raised anywhere on its path and rendered once: `result()` is the
+    `isError` result, `code`, `message` and `outcome` (error | denied | invalid) go to the audit
+    event. `payload` is what the result says (default `{code, message, **extra}`)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        outcome: str = "error",
+        extra: dict[str, Any] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.outcome = code, message, outcome
+        self.payload = payload if payload is not None else {"code": code, "message": message, **(extra or {})}
+
+    def result(self) -> dict[str, Any]:
+        text = json.dumps(self.payload, ensure_ascii=False)
+        return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
 def _parse_json(response: UpstreamResponse) -> tuple[bool, Any]:
@@ -100,13 +115,18 @@ def error_details(response: UpstreamResponse, error_codes: Any = None) -> dict[s
     return details
 
 
+def upstream_error(response: UpstreamResponse, error_codes: Any = None) -> ToolError:
+    """The failure an upstream answer of HTTP >= 400 is: its details, coded `HTTP<status>` when it names no code."""
+    details = error_details(response, error_codes)
+    return ToolError(details["code"] or f"HTTP{response.status}", details["message"], payload=details)
+
+
 def map_response(
     response: UpstreamResponse, *, error_codes: Any = None, output_schema: bool = False, wrap_output: bool = False
 ) -> dict[str, Any]:
-    """The `CallToolResult` (as a dict) for an upstream response."""
+    """The `CallToolResult` (as a dict) for an upstream response; HTTP >= 400 raises its ToolError."""
     if response.status >= 400:
-        details = error_details(response, error_codes)
-        return {"content": [{"type": "text", "text": json.dumps(details, ensure_ascii=False)}], "isError": True}
+        raise upstream_error(response, error_codes)
     content: list[dict[str, Any]] = [{"type": "text", "text": _text(response)}]
     result: dict[str, Any] = {"content": content, "isError": False}
     if response.truncated:

@@ -23,15 +23,14 @@ from dataclasses import dataclass, field
 from oauth import access
 from oauth.policy import Policies
 from runtime import conf, data
+from runtime.results import ToolError
 
 
-class AssumeRoleRefused(Exception):
-    """The call may not run in the target account; `code` and `message` go to the caller."""
+class AssumeRoleRefused(ToolError):
+    """The call may not run in the target account: a refusal (`Forbidden…`) is `denied`, else `error`."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, outcome="denied" if code.startswith("Forbidden") else "error")
 
 
 @dataclass

@@ -44,7 +44,7 @@ from oauth import access
 from runtime import audit, conf, data
 from runtime.auth import Principal
 from runtime.executor import CallMeta, Executor, validation_message
-from runtime.results import tool_error
+from runtime.results import ToolError
 from runtime.snapshot import ServerSnapshot
 from servers import cli
 from servers.system_tools import SYSTEM_TOOLS
@@ -162,18 +162,11 @@ def listed(snap: ServerSnapshot) -> list[dict[str, Any]]:
 # Calling -----------------------------------------------------------------------------------------
 
 
-class ToolFailure(Exception):
-    def __init__(self, code: str, message: str, outcome: str = "invalid") -> None:
-        super().__init__(message)
-        self.code, self.message, self.outcome = code, message, outcome
-
-
 @dataclass
 class Done:
+    """A system tool's result; a failure is a raised `ToolError` instead."""
+
     result: dict[str, Any]
-    outcome: str = "success"
-    code: str = ""
-    message: str = ""
     audited: bool = False  # the executor already wrote the event
 
 
@@ -203,23 +196,25 @@ async def call(
     started = time.monotonic()
     args = dict(arguments or {})
     errors = sorted(_VALIDATORS[name].iter_errors(args), key=lambda e: list(e.absolute_path))
+    error: ToolError | None = None
     try:
         if errors:
-            raise ToolFailure("InvalidParameter", validation_message(errors))
+            raise ToolError("InvalidParameter", validation_message(errors), outcome="invalid")
         decision = principal.decide(
             access.system_tool_action(name),
             access.system_tool_resource(snap.record.account_id, snap.server_id),
             access.request_context(source_ip=meta.source_ip, server_id=snap.server_id, client_id=principal.client_id),
         )
         if not decision.allowed:
-            raise ToolFailure("Forbidden.RAM", decision.message, "denied")
+            raise ToolError("Forbidden.RAM", decision.message, outcome="denied")
         done = await HANDLERS[name](Call(executor, snap, principal, meta, args))
-    except ToolFailure as failure:
-        done = Done(tool_error(failure.message, code=failure.code), failure.outcome, failure.code, failure.message)
+    except ToolError as failure:
+        error = failure
     except Exception:
         logger.exception("system tool %s on server %s failed (request %s)", name, snap.server_id, meta.request_id)
-        message = f"Internal error; request id {meta.request_id}"
-        done = Done(tool_error(message, code="InternalError"), "error", "InternalError", message)
+        error = ToolError("InternalError", f"Internal error; request id {meta.request_id}")
+    if error is not None:
+        done = Done(error.result())
     if not done.audited:
         executor.audit_tool_call(
             snap,
@@ -228,9 +223,9 @@ async def call(
             tool=name,
             action=f"mcp:{name}",
             arguments=audit.redact(args),
-            outcome=done.outcome,
-            error_code=done.code,
-            error_message=done.message,
+            outcome=error.outcome if error else "success",
+            error_code=error.code if error else "",
+            error_message=error.message if error else "",
             started=started,
         )
     return done.result
@@ -250,17 +245,19 @@ def server_products(snap: ServerSnapshot) -> list[tuple[str, str]]:
 def pick_version(snap: ServerSnapshot, product: str | None, version: str | None) -> tuple[str, str]:
     pairs = server_products(snap)
     if not pairs:
-        raise ToolFailure("NotFound.Product", "This MCP server exposes no product")
+        raise ToolError("NotFound.Product", "This MCP server exposes no product", outcome="invalid")
     if not product:
         if len({p for p, _ in pairs}) > 1:
             names = ", ".join(sorted({p for p, _ in pairs}))
-            raise ToolFailure("Missing.Product", f"Name the product: this server exposes {names}")
+            raise ToolError("Missing.Product", f"Name the product: this server exposes {names}", outcome="invalid")
         product = pairs[0][0]
     matches = [(p, v) for p, v in pairs if p.lower() == product.lower() and (not version or v == version)]
     if not matches:
         available = ", ".join(f"{p} {v}" for p, v in pairs)
-        raise ToolFailure(
-            "NotFound.Product", f"{product} {version or ''} is not exposed by this server; it exposes {available}"
+        raise ToolError(
+            "NotFound.Product",
+            f"{product} {version or ''} is not exposed by this server; it exposes {available}",
+            outcome="invalid",
         )
     return sorted(matches, key=lambda pv: pv[1], reverse=True)[0]
 
@@ -289,7 +286,7 @@ async def revision_of(product: str, version: str) -> tuple[int, str]:
         return hit[0]  # type: ignore[no-any-return]
     key = await data.current_revision_key(product, version)
     if key is None:
-        raise ToolFailure("NotFound.ApiVersion", f"{product} {version} is not in the catalog", "error")
+        raise ToolError("NotFound.ApiVersion", f"{product} {version} is not in the catalog", outcome="error")
     _revisions.put((product, version), (key, time.monotonic()))
     return key
 
@@ -314,7 +311,7 @@ async def binding_for(c: Call, product: str, version: str, api_name: str) -> tup
     compiled = await data.compile_settings(settings)
     bindings = list((compiled.bindings or {}).values())
     if not bindings:
-        raise ToolFailure("NotFound.Api", f"API {api_name} does not exist in {product} {version}")
+        raise ToolError("NotFound.Api", f"API {api_name} does not exist in {product} {version}", outcome="invalid")
     virtual = ServerSnapshot(
         record=c.snap.record,
         compiled=compiled,
@@ -425,8 +422,10 @@ async def fetch_ram_action_details(c: Call) -> Done:
     for name in names or []:
         binding = bindings.get(name)
         if binding is None:
-            raise ToolFailure(
-                "NotFound.Tool", f"{name} is not an API tool of this server (system tools need the action mcp:<Name>)"
+            raise ToolError(
+                "NotFound.Tool",
+                f"{name} is not an API tool of this server (system tools need the action mcp:<Name>)",
+                outcome="invalid",
             )
         targets.append(({"tool": name}, binding.product, binding.api_name))
     for item in apis:
@@ -517,8 +516,8 @@ async def generate_cli_command(c: Call) -> Done:
     parameters = {**dict(c.arguments.get("parameters") or {}), **dict(binding.constants or {})}
     try:
         command = cli.command_for(binding, parameters, region=c.arguments.get("regionId") or None)
-    except cli.CliError as exc:
-        raise ToolFailure("InvalidParameter", str(exc)) from None
+    except cli.CliError as exc:  # arguments that make no request
+        raise ToolError("InvalidParameter", str(exc), outcome="invalid") from None
     return Done(text_result(command))
 
 
@@ -528,9 +527,11 @@ def _time(value: Any, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise ToolFailure("InvalidParameter", f'Invalid argument "{name}": not an ISO 8601 time') from None
+        raise ToolError(
+            "InvalidParameter", f'Invalid argument "{name}": not an ISO 8601 time', outcome="invalid"
+        ) from None
     if parsed.tzinfo is None:
-        raise ToolFailure("InvalidParameter", f'Invalid argument "{name}": give a time zone (e.g. Z)')
+        raise ToolError("InvalidParameter", f'Invalid argument "{name}": give a time zone (e.g. Z)', outcome="invalid")
     return parsed
 
 
@@ -543,8 +544,8 @@ def _before(token: Any) -> int | None:
             raise ValueError(kind)
         return int(value)
     except (ValueError, UnicodeDecodeError):
-        raise ToolFailure(
-            "InvalidParameter", 'Invalid argument "nextToken": use the one a previous page returned'
+        raise ToolError(
+            "InvalidParameter", 'Invalid argument "nextToken": use the one a previous page returned', outcome="invalid"
         ) from None
 
 

@@ -21,34 +21,24 @@ or after an option that takes them literally (`--data-raw`, `--form-string`), ne
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import quote
 
-# The same scalar, JSON and `Name.1.Key` forms the runtime sends, so a command and a call agree.
-from runtime.build import (
-    alibaba_pairs,
-    flatten,
-    openapi_header_value,
-    openapi_path_value,
-    openapi_query_pairs,
-    scalar,
-    split_arguments,
-)
+# The request the runtime sends (`runtime.build`), rendered: a command and a call cannot disagree.
+from runtime.build import BuildError, RequestParts, form_body, request_parts
+from servers.compiler.types import ASSUME_ARG, REGION_ARG
 
-REGION_ARG = "x_mcp_region_id"
-ASSUME_ARG = "x_assume_account_id"
 ALIBABA_STYLES = frozenset({"RPC", "ROA", "OSS"})
 PLACEHOLDER_BASE_URL = "https://API_HOST"
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class CliError(ValueError):
-    """The arguments cannot be rendered as a command; the message names the parameter."""
+# The arguments cannot be rendered as a command because they make no request (the message names
+# the parameter): the builder's own error.
+CliError = BuildError
 
 
 class ApiLike(Protocol):
@@ -115,11 +105,6 @@ def argv_for(
 # Values ------------------------------------------------------------------------------------------
 
 
-def _json(value: Any) -> str:
-    """A JSON body (strings too are JSON-encoded, as the runtime sends them)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _one_line(value: str) -> str:
     """Header values cannot carry line breaks (they would start another header)."""
     return re.sub(r"[\r\n]+", " ", value)
@@ -133,98 +118,51 @@ def _flag(name: str, value: str) -> list[str]:
     return [f"--{name}", value]
 
 
-# Arguments → parameters --------------------------------------------------------------------------
+def _parts(api: ApiLike, args: dict[str, Any], style: str) -> RequestParts:
+    """The runtime's request, accepting the API's parameter names too (`GenerateCLICommand`
+    callers use them)."""
+    return request_parts(style=style, api=dict(api.api), arguments=args, by_name=True)
 
 
-def _split(api: Mapping[str, Any], arguments: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The runtime's split of arguments into parameters and body (`runtime.build`), accepting the
-    API's parameter names too (`GenerateCLICommand` callers use them); unset (None) values are left
-    out, as the runtime leaves them out of the request."""
-    values, body = split_arguments(dict(api), dict(arguments), by_name=True)
-    return {k: v for k, v in values.items() if v is not None}, body
-
-
-def _ordered(api: Mapping[str, Any], values: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Any]]:
-    """(parameter, value) in the API's parameter order, for the parameters that have a value."""
-    params = [p for p in api.get("parameters") or [] if isinstance(p, Mapping) and p.get("name")]
-    return [(p, values[str(p["name"])]) for p in params if p.get("in") != "body" and str(p["name"]) in values]
-
-
-def _path(api: Mapping[str, Any], rendered: Mapping[str, str]) -> str:
-    path = str(api.get("path") or "/")
-    for name, value in rendered.items():
-        path = path.replace("{" + name + "}", value)
-    missing = re.search(r"\{([^{}/]+)\}", path)
-    if missing:
-        raise CliError(f"Missing path parameter {missing.group(1)}")
-    return path if path.startswith("/") else "/" + path
-
-
-def _method(api: Mapping[str, Any], rpc: bool = False) -> str:
-    methods = [str(m).upper() for m in api.get("methods") or ["get"]]
-    if rpc:
-        return "POST" if "POST" in methods else methods[0]
-    return methods[0]
-
-
-def _form(pairs: list[tuple[str, str]]) -> str:
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+def _form_text(parts: RequestParts) -> str:
+    return form_body(parts.form or []).decode()
 
 
 # aliyun ------------------------------------------------------------------------------------------
 
 
 def _aliyun_rpc(api: ApiLike, args: dict[str, Any], region: str | None) -> list[str]:
+    parts = _parts(api, args, "RPC")
     argv = ["aliyun", api.product.lower(), api.api_name]
-    values, body = _split(api.api, args)
-    for param, value in _ordered(api.api, values):
-        if param.get("in") == "header":
-            argv += ["--header", _one_line(f"{param['name']}={scalar(value)}")]
-            continue
-        for key, text in alibaba_pairs(dict(param), value):
-            argv += _flag(key, text)
-    if isinstance(body, Mapping):
-        pairs: list[tuple[str, str]] = []
-        flatten("", body, pairs)
-        for key, text in pairs:
-            argv += _flag(key, text)
+    for key, text in [*parts.query, *(parts.form or [])]:  # the CLI sends every flag as it must
+        argv += _flag(key, text)
+    for name, value in parts.headers:
+        argv += ["--header", _one_line(f"{name}={value}")]
     if region:
         argv += _flag("region", region)
     return argv
 
 
 def _aliyun_roa(api: ApiLike, args: dict[str, Any], region: str | None) -> list[str]:
-    values, body = _split(api.api, args)
-    rendered: dict[str, str] = {}
-    options: list[str] = []
-    form: list[tuple[str, str]] = []
-    for param, value in _ordered(api.api, values):
-        location, name = param.get("in"), str(param["name"])
-        if location == "path":
-            rendered[name] = quote(scalar(value), safe="~")
-        elif location == "header":
-            options += ["--header", _one_line(f"{name}={scalar(value)}")]
-        elif location == "formData":
-            form.extend(alibaba_pairs(dict(param), value))
-        else:
-            for key, text in alibaba_pairs(dict(param), value):
-                options += _flag(key, text)
-    argv = ["aliyun", api.product.lower(), _method(api.api), _path(api.api, rendered), *options]
-    if body is not None:
-        text = _json(body)
-        if not text.startswith("{"):  # the CLI infers JSON only for objects
-            argv += ["--header", "Content-Type=application/json"]
-        argv += _flag("body", text)
-    elif form:
-        argv += ["--header", "Content-Type=application/x-www-form-urlencoded", *_flag("body", _form(form))]
+    parts = _parts(api, args, "ROA")
+    argv = ["aliyun", api.product.lower(), parts.method, parts.path]
+    for key, text in parts.query:  # unknown flags of a ROA call are query parameters for the CLI
+        argv += _flag(key, text)
+    headers = [*parts.headers, *([("Cookie", "; ".join(parts.cookies))] if parts.cookies else [])]
+    for name, value in headers:
+        argv += ["--header", _one_line(f"{name}={value}")]
+    if parts.form is not None:  # the aliyun CLI sends no multipart bodies: the fields as a form
+        argv += ["--header", "Content-Type=application/x-www-form-urlencoded", *_flag("body", _form_text(parts))]
+    elif parts.text is not None:
+        if not (parts.text.startswith("{") and "json" in parts.content_type):  # the CLI infers JSON for objects only
+            argv += ["--header", f"Content-Type={parts.content_type.split(';')[0]}"]
+        argv += _flag("body", parts.text)
     if region:
         argv += _flag("region", region)
     return argv
 
 
 # curl --------------------------------------------------------------------------------------------
-
-
 def _base_url(api: ApiLike, base_url: str | None) -> str:
     candidates = [base_url, *(api.api.get("x-servers") or []), *(api.servers or ())]
     for candidate in candidates:
@@ -254,57 +192,22 @@ def _credential_placeholders(api: ApiLike) -> list[str]:
 
 
 def _curl(api: ApiLike, args: dict[str, Any], base_url: str | None) -> list[str]:
-    values, body = _split(api.api, args)
-    rendered: dict[str, str] = {}
-    query: list[tuple[str, str]] = []
-    headers: list[str] = []
-    cookies: list[str] = []
-    form: list[tuple[str, str]] = []
-    for param, value in _ordered(api.api, values):
-        location, name = param.get("in"), str(param["name"])
-        if location == "path":
-            rendered[name] = openapi_path_value(dict(param), value)
-        elif location == "query":
-            query.extend(openapi_query_pairs(dict(param), value))
-        elif location == "header":
-            headers += ["-H", _one_line(f"{name}: {openapi_header_value(dict(param), value)}")]
-        elif location == "cookie":
-            cookies.append(f"{quote(name, safe='')}={quote(scalar(value), safe='')}")
-        elif location == "formData":
-            items = value if isinstance(value, (list, tuple)) else [value]
-            form.extend((name, scalar(v)) for v in items)
-    url = _base_url(api, base_url) + _path(api.api, rendered)
-    if query:
-        url += "?" + _form(query)
-    argv = ["curl", "-X", _method(api.api)]
+    parts = _parts(api, args, "OpenAPI")
+    query = form_body(parts.query).decode()
+    url = _base_url(api, base_url) + parts.path + (f"?{query}" if query else "")
+    argv = ["curl", "-X", parts.method]
     if re.search(r"[\[\]{}]", url):
         argv.append("--globoff")  # curl would read brackets and braces as URL globs
-    argv += [url, *_credential_placeholders(api), *headers]
-    if cookies:
-        argv += ["-b", "; ".join(cookies)]
-    argv += _curl_body(api.api, body, form)
+    argv += [url, *_credential_placeholders(api)]
+    for name, value in parts.headers:
+        argv += ["-H", _one_line(f"{name}: {value}")]
+    if parts.cookies:
+        argv += ["-b", "; ".join(parts.cookies)]
+    if parts.multipart:
+        for key, value in parts.form or []:
+            argv += ["--form-string", f"{key}={value}"]  # --form-string never reads files
+    elif parts.form is not None:
+        argv += ["-H", f"Content-Type: {parts.content_type}", "--data-raw", _form_text(parts)]
+    elif parts.text is not None:
+        argv += ["-H", f"Content-Type: {parts.content_type}", "--data-raw", parts.text]
     return argv
-
-
-def _curl_body(api: Mapping[str, Any], body: Any, form: list[tuple[str, str]]) -> list[str]:
-    if body is None:
-        if not form:
-            return []
-        return ["-H", "Content-Type: application/x-www-form-urlencoded", "--data-raw", _form(form)]
-    body_param = next((p for p in api.get("parameters") or [] if isinstance(p, Mapping) and p.get("in") == "body"), {})
-    media = str(body_param.get("x-mediaType") or (api.get("consumes") or ["application/json"])[0])
-    if "x-www-form-urlencoded" in media and isinstance(body, Mapping):
-        pairs: list[tuple[str, str]] = []
-        for key, value in body.items():
-            items = value if isinstance(value, (list, tuple)) else [value]
-            pairs.extend((str(key), scalar(v)) for v in items)
-        return ["-H", f"Content-Type: {media}", "--data-raw", _form(pairs)]
-    if "multipart" in media and isinstance(body, Mapping):
-        out: list[str] = []
-        for key, value in body.items():
-            for item in value if isinstance(value, (list, tuple)) else [value]:
-                out += ["--form-string", f"{key}={scalar(item)}"]
-        return out
-    if media.startswith("text/") and isinstance(body, str):
-        return ["-H", f"Content-Type: {media}", "--data-raw", body]
-    return ["-H", "Content-Type: application/json", "--data-raw", _json(body)]

@@ -19,10 +19,7 @@ from servers.compiler.overrides import (
 )
 from servers.compiler.schema import Finaliser, clean_text, component_name
 from servers.compiler.texts import assume_parameter, region_parameter, tool_description
-from servers.compiler.types import ToolBinding
-
-REGION_ARG = "x_mcp_region_id"
-ASSUME_ARG = "x_assume_account_id"
+from servers.compiler.types import ASSUME_ARG, REGION_ARG, ToolBinding
 
 _READ = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True}
 _CREATE = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False}

@@ -9,6 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# The arguments every tool of a regional or multi-account server may take besides its API's own:
+# the region the call runs in and the account whose role it runs as (SPEC §5.3, §6.4).
+REGION_ARG = "x_mcp_region_id"
+ASSUME_ARG = "x_assume_account_id"
+
 
 @dataclass(frozen=True)
 class ValidationProblem:
