@@ -25,7 +25,7 @@ import httpx
 from oauth import access
 from runtime import audit, build, conf, data, endpoints, internal_api, roles, upstream
 from runtime.auth import Principal
-from runtime.loop_backend import AddressRefused
+from runtime.fastpath import AddressRefused
 from runtime.results import ToolError, UpstreamResponse, map_response, request_id_of
 from runtime.signing import HttpRequest
 from runtime.snapshot import ServerSnapshot
