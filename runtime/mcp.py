@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 from runtime import audit, conf, edge, fastpath, internal_api, limits, system_tools
 from runtime.data import ServerRecord
 from runtime.executor import CallMeta, new_request_id
+from servers.compiler import prompts
 
 if TYPE_CHECKING:
     from runtime.asgi import Runtime
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APP_VERSION = "1.0.0"
-_VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 
 
 class _Server(Server[Any]):
@@ -61,12 +60,11 @@ class _Server(Server[Any]):
 
 
 def render_prompt(prompt: dict[str, Any], arguments: dict[str, str]) -> dict[str, Any]:
-    """`prompts/get`: `{{name}}` substitution after the required-argument check."""
-    declared = prompt.get("arguments") or []
-    missing = [a["name"] for a in declared if a.get("required") and not arguments.get(a["name"])]
-    if missing:
-        raise MCPError(code=types.INVALID_PARAMS, message=f"Missing required prompt argument: {missing[0]}")
-    text = _VAR.sub(lambda m: str(arguments.get(m.group(1), "")), str(prompt.get("content") or ""))
+    """`prompts/get`: the content as `servers.compiler.prompts` renders it; its refusals are invalid params."""
+    try:
+        text = prompts.render_prompt(prompt, arguments)
+    except prompts.PromptError as exc:
+        raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
     result: dict[str, Any] = {"messages": [{"role": "user", "content": {"type": "text", "text": text}}]}
     if prompt.get("description"):
         result["description"] = prompt["description"]

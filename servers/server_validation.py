@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from oauth.policy import PolicyError, parse_policy
 from servers import json_input
 from servers.catalog.naming import API_NAME_RE, PRODUCT_CODE_RE, VERSION_RE
+from servers.compiler.prompts import prompt_variables
 from servers.compiler.server import select
 from servers.errors import ApiError, missing
 from servers.schemas import (
@@ -36,7 +37,6 @@ from terraform.syntax import HclCheckError, checked_syntax_error
 # Always `fullmatch`: `re.match` with a `$` anchor accepts a trailing newline ("abc\n").
 NAME_RE = re.compile(NAME_PATTERN)
 ROLE_NAME_RE = re.compile(ROLE_NAME_PATTERN)
-PROMPT_VARIABLE_RE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 NAME_RULE = (
     "Name must be 3 to 64 characters long, can only contain lowercase letters, numbers, underscores "
     "and hyphens, and cannot start with a digit."
@@ -348,7 +348,7 @@ def validate_prompts(prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
                 {"name": arg_name, "description": arg.get("description") or "", "required": bool(arg.get("required"))}
             )
         content = prompt.get("content") or ""
-        for variable in PROMPT_VARIABLE_RE.findall(content):
+        for variable in prompt_variables(content):
             if variable not in declared:
                 raise ApiError(
                     "InvalidParam.Prompts.Content",

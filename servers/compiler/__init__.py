@@ -6,13 +6,13 @@ Public API (used by the management API, the console and the MCP runtime):
   `compile_server_cached(server, catalog, revision_ids=...)` (`compiled_cache`, `cache_key`);
 - `CompiledServer`, `ToolBinding` (the execution contract, see its docstring);
 - `validate_additional_descriptions(entries, catalog) -> list[ValidationProblem]`;
-- `validate_prompts(prompts)`, `render_prompt(prompt, arguments)`, `PromptError`;
+- `prompt_variables(content)`, `render_prompt(prompt, arguments)`, `PromptError`;
 - `select(names, selectors)`, `tool_name_candidate(product, version, api)`.
 """
 
 from servers.compiler.cache import CompiledCache, cache_key, compile_server_cached, compiled_cache
 from servers.compiler.overrides import validate_additional_descriptions
-from servers.compiler.prompts import PromptError, prompt_variables, render_prompt, validate_prompts
+from servers.compiler.prompts import PromptError, prompt_variables, render_prompt
 from servers.compiler.server import MAX_RECOMMENDED_APIS, compile_server, select, tool_name_candidate
 from servers.compiler.types import CompiledServer, ToolBinding, ValidationProblem
 
@@ -32,5 +32,4 @@ __all__ = [
     "select",
     "tool_name_candidate",
     "validate_additional_descriptions",
-    "validate_prompts",
 ]

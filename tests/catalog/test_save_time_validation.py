@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from servers.compiler import PromptError, render_prompt, validate_additional_descriptions, validate_prompts
+from servers.compiler import PromptError, render_prompt, validate_additional_descriptions
+from servers.errors import ApiError
+from servers.server_validation import validate_prompts
 
 ECS, CS = "alibaba/ecs-2014-05-26.json", "alibaba/cs-2015-12-15.json"
 
@@ -165,16 +167,17 @@ def test_prompts_render_with_required_arguments():
 
 
 def test_prompt_variables_must_be_declared():
-    assert validate_prompts([PROMPT]) == []
-    bad = {**PROMPT, "content": "Hello {{name}} and {{service}}", "arguments": PROMPT["arguments"][:1]}
-    problems = validate_prompts([bad, {**PROMPT}])
-    assert [(p.code, p.message, p.field) for p in problems] == [
-        (
-            "InvalidParam.Prompts.Content",
-            "Prompt 'triage' uses {{name}} but does not declare an argument with that name",
-            "prompts[0].content",
-        ),
-        ("InvalidParam.Prompts.Name", "Prompt 'triage' is defined twice", "prompts[1].name"),
-    ]
+    """The save-time check the management API runs, on the same `{{var}}` syntax the runtime renders."""
+    assert [p["content"] for p in validate_prompts([PROMPT])] == [PROMPT["content"]]
+    bad = {**PROMPT, "content": "Hello {{ name }} and {{service}}", "arguments": PROMPT["arguments"][:1]}
+    with pytest.raises(ApiError) as refused:
+        validate_prompts([bad])
+    assert (refused.value.code, refused.value.message) == (
+        "InvalidParam.Prompts.Content",
+        "prompts[0].content uses {{name}}, which is not declared in prompts[0].arguments.",
+    )
+    with pytest.raises(ApiError, match="prompts\\[1\\].name 'triage' is used by another prompt"):
+        validate_prompts([PROMPT, {**PROMPT}])
     dup_args = {**PROMPT, "arguments": [*PROMPT["arguments"], {"name": "region"}]}
-    assert [p.message for p in validate_prompts([dup_args])] == ["Prompt 'triage': argument 'region' is declared twice"]
+    with pytest.raises(ApiError, match="prompts\\[0\\].arguments declares region twice"):
+        validate_prompts([dup_args])

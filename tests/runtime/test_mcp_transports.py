@@ -137,8 +137,10 @@ def test_prompt_errors_and_completion(live_server_url, mcp, ecs_server, alice, p
 
     async def main():
         async with mcp.client(url, token) as client:
-            with pytest.raises(MCPError, match="region"):
+            with pytest.raises(MCPError, match="Missing required argument\\(s\\) for prompt 'inspect_region': region"):
                 await client.get_prompt("inspect_region", {})
+            with pytest.raises(MCPError, match="Unknown argument\\(s\\) for prompt 'inspect_region': colour"):
+                await client.get_prompt("inspect_region", {"region": "cn-hangzhou", "colour": "red"})
             done = await client.complete(
                 PromptReference(type="ref/prompt", name="inspect_region"), {"name": "region", "value": "cn-h"}
             )
