@@ -38,6 +38,7 @@ lint: install
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy config oauth servers runtime terraform
+	@$(VENV)/bin/lint-imports
 
 bench: install
 	@$(PY) bench/catalog.py
