@@ -335,8 +335,8 @@ def setup_product(upstream_url: str) -> tuple[str, str, dict[str, str]]:
     from django.core.management import call_command
     from django.db import connections
 
-    from oauth.services import account_create, personal_token_create, user_create
     from oauth.models import Connection
+    from oauth.services import account_create, personal_token_create, user_create
     from servers.catalog.openapi import import_openapi
     from servers.catalog.services import revision_create
     from servers.models import McpServer
