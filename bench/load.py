@@ -211,7 +211,8 @@ class Tally:
 async def drive(
     *, port: int, clients: int, seconds: float, tool: Any, key: tuple[str, str], product: Product, tally: Tally
 ) -> dict[str, float]:
-    """Clients alternate management and tool calls until the deadline; SIGTERM and restart after a quarter of the time."""
+    """Clients alternate management and tool calls until the deadline; SIGTERM and restart after a
+    quarter of the time."""
     deadline = time.monotonic() + seconds
     tool_head, tool_body = tool.request("call_small")
     times: dict[str, float] = {}

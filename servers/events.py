@@ -115,7 +115,6 @@ def network_changed(account_id: str) -> None:
     publish("network", account_id)
 
 
-
 def role_changed(account_id: str) -> None:
     """One of an account's roles (its trusted accounts or policies) changed; the key is the account id."""
     publish("role", account_id)
