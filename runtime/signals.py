@@ -108,6 +108,12 @@ def _drop_cached_networks(topic: str, key: str) -> None:
     network_access.on_event(topic, key)
 
 
+def _drop_cached_revisions(topic: str, key: str) -> None:
+    from runtime import system_tools
+
+    system_tools.on_event(topic, key)
+
+
 def connect() -> None:
     from oauth2_provider.models import get_access_token_model
 
@@ -130,6 +136,6 @@ def connect() -> None:
     post_delete.connect(_connection_changed, sender=Connection, dispatch_uid="runtime-connection-delete")
     post_save.connect(_network_changed, sender=Network, dispatch_uid="runtime-network-save")
     post_delete.connect(_network_changed, sender=Network, dispatch_uid="runtime-network-delete")
-    for listener in (_drop_cached_connections, _drop_cached_networks, _drop_cached_roles):
+    for listener in (_drop_cached_connections, _drop_cached_networks, _drop_cached_roles, _drop_cached_revisions):
         events.unsubscribe_all(listener)  # connect() may run twice; listen once
         events.subscribe_all(listener)

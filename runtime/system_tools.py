@@ -280,6 +280,13 @@ _indexes: _Lru = _Lru(32)  # revision key → ranked-search entries
 _compiled: _Lru = _Lru(512)  # (server, version, product, version, api, revision) → (binding, snapshot)
 
 
+def on_event(topic: str, key: str) -> None:
+    """A product version got a new current revision: its cached revision key is stale."""
+    if topic == "catalog":
+        product, _, version = key.partition("/")
+        _revisions.pop((product, version), None)
+
+
 async def revision_of(product: str, version: str) -> tuple[int, str]:
     hit = _revisions.get((product, version))
     if hit is not None and time.monotonic() - hit[1] < float(conf.get("MCP_SNAPSHOT_CHECK_SECONDS")):

@@ -12,7 +12,8 @@ run by the MCP runtime's lifespan); without Redis it is delivered to this proces
 directly, and other processes notice through the runtime's short-TTL version checks.
 
 The `role` topic (an account's roles, their trusted accounts or policies changed; the key is the
-account id) is published by `role_changed`.
+account id) is published by `role_changed`, and the `catalog` topic (a product version has a new
+current revision; the key is `product/version`) by `catalog_changed`.
 
 Listeners are called on the publishing thread (or the subscriber's event loop) and must be quick
 and thread-safe; the runtime's listener only hands the key to its event loop.
@@ -30,7 +31,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "mcp-console:events"
-TOPICS = ("server", "token", "user", "connection", "network", "role")
+TOPICS = ("server", "token", "user", "connection", "network", "role", "catalog")
 
 _listeners: list[Callable[[str], None]] = []  # server topic, kept for the original API
 _topic_listeners: list[Callable[[str, str], None]] = []
@@ -152,3 +153,7 @@ async def listen_redis(url: str, ready: Callable[[], None] | None = None) -> Non
             delay = min(delay * 2, 10)
         finally:
             await client.aclose()
+
+
+def catalog_changed(product: str, version: str) -> None:
+    publish("catalog", f"{product}/{version}")

@@ -141,6 +141,8 @@ def _store(
     )
     pv.current_revision = revision
     pv.save()
+    code, version_name = product.code, pv.version
+    transaction.on_commit(lambda: events.catalog_changed(code, version_name))
     if previous is not None and affected:
         # Their compiled tools change: bump the version the runtime's caches check, then tell them.
         McpServer.objects.filter(pk__in=[s.pk for s in affected]).update(version=F("version") + 1)

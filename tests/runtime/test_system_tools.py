@@ -239,6 +239,23 @@ def test_fetch_ram_action_details_explains_allow_implicit_and_explicit_deny(
 # SearchApis, GetApiDefinition, GenerateCLICommand -----------------------------------------------------
 
 
+def test_search_sees_a_new_revision_at_once(live_server_url, mcp, servers, alice, pat, specs_dir):
+    """A re-import announces the product version's new revision; the runtime's cached key is dropped."""
+    from servers.catalog import import_document
+    from servers.catalog.services import revision_create
+
+    url = live_server_url + mcp.path(servers["tools"]) + "/mcp"
+    query = {"query": "teleport", "product": "Ecs"}
+    (before,) = call_all(mcp, url, pat(alice), [("SearchApis", query)])
+    assert text_of(before)["apis"] == []
+    doc = json.loads((specs_dir / "alibaba" / "ecs-2014-05-26.json").read_text())
+    doc["apis"]["TeleportInstance"] = {**doc["apis"]["DescribeRegions"], "summary": "Teleports an instance."}
+    imported = import_document(doc)
+    revision_create(document=imported.document, source="test", source_format=imported.source_format)
+    (after,) = call_all(mcp, url, pat(alice), [("SearchApis", query)])
+    assert [api["apiName"] for api in text_of(after)["apis"]] == ["TeleportInstance"]
+
+
 def test_search_get_definition_and_generate_cli_command(live_server_url, mcp, servers, alice, pat):
     url = live_server_url + mcp.path(servers["tools"]) + "/mcp"
     search, exact, definition, command, unknown, other = call_all(
