@@ -109,12 +109,17 @@ def test_a_call_runs_in_the_trusting_account_with_its_connection(
         charlie.account_id,
     )
     assert (plain.account_id, plain.target_account_id) == (alice.account_id, alice.account_id)
-    # Each account's audit listing finds the call: A by account_id, B by target_account_id.
-    from django.db.models import Q
+    # Each account's audit export lists the call: A's as the caller's account, B's as the target.
+    import io
+    import json
+
+    from django.core.management import call_command
 
     for account_id in (alice.account_id, charlie.account_id):
-        visible = AuditEvent.objects.filter(Q(account_id=account_id) | Q(target_account_id=account_id))
-        assert assumed in visible
+        out = io.StringIO()
+        call_command("export_audit", "--account", account_id, "--server", server.id, stdout=out)
+        exported = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert assumed.event_id in {e["eventId"] for e in exported}, exported
 
 
 def test_a_role_that_does_not_trust_the_servers_account_is_refused(
