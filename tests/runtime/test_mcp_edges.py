@@ -14,15 +14,11 @@ import time
 import httpx
 import pytest
 
+from tests.runtime.test_mcp_auth import INIT
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACCEPT = "application/json, text/event-stream"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
 
 
 @pytest.fixture

@@ -13,24 +13,9 @@ import pytest
 
 from oauth.models import Connection
 from oauth.services import policy_attach, policy_create
+from tests.runtime.test_assume_role import WIDGETS
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-WIDGETS = {
-    "openapi": "3.0.3",
-    "info": {"title": "Widgets", "version": "1.0.0"},
-    "servers": [{"url": "https://widgets.invalid"}],
-    "paths": {
-        "/widgets": {"get": {"operationId": "ListWidgets", "responses": {"200": {"description": "ok"}}}},
-        "/widgets/{id}": {
-            "delete": {
-                "operationId": "DeleteWidget",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "ok"}},
-            }
-        },
-    },
-}
 
 
 @pytest.fixture
