@@ -1,18 +1,21 @@
 """Console forms for MCP servers.
 
-The forms only translate between HTML fields and the management API's camelCase JSON; the services
-validate the model. Their errors (`ApiError.code`) are put back on the field that caused them.
+The forms translate between HTML fields and the management API's camelCase JSON and validate it
+with the API's own schema (`servers.schemas`), so every error of a submission is shown at once, each
+on the field it names (`ApiError.field`). The services' catalog checks come back the same way.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+import pydantic
 from django import forms
 
 from servers import json_input
+from servers.errors import ApiError
+from servers.schemas import CreateApiMcpServerBody, UpdateApiMcpServerBody, api_errors
 from servers.system_tools import SYSTEM_TOOLS
 
 # `QueryTerraformTaskStatus` is added by the service when a server has an async Terraform tool.
@@ -21,17 +24,16 @@ SYSTEM_TOOL_CHOICES = [
     (t.name, f"{t.name}: {t.description}") for t in SYSTEM_TOOLS if t.name not in _AUTOMATIC_SYSTEM_TOOLS
 ]
 
-# Wire names (ApiError.field, or the first segment after the error kind: `InvalidParam.Apis.PopCode`)
-# of the parameters this form edits, lower-cased, and the form field for each.
-_FIELD_BY_PARAM = {
+# Wire names (ApiError.field) of the parameters this form edits, and the form field for each.
+_FIELD_BY_WIRE = {
     "name": "name",
     "description": "description",
     "language": "language",
     "apis": "apis",
     "instructions": "instructions",
-    "systemtools": "system_tools",
+    "systemTools": "system_tools",
     "prompts": "prompts",
-    "publicaccess": "public_access",
+    "publicAccess": "public_access",
 }
 
 _PROMPTS_EXAMPLE = (
@@ -151,6 +153,20 @@ class ServerForm(forms.Form):
             raise forms.ValidationError("Prompts must be a JSON list of prompt objects.", code="json_list")
         return value
 
+    def clean(self) -> dict[str, Any] | None:
+        """Validate the body with the management API's schema; each error goes on its field."""
+        cleaned = super().clean()
+        self.body: CreateApiMcpServerBody | UpdateApiMcpServerBody | None = None
+        if self.errors:  # a field that could not even be read (e.g. prompts that are not JSON)
+            return cleaned
+        model = UpdateApiMcpServerBody if self.editing else CreateApiMcpServerBody
+        try:
+            self.body = model.model_validate(self.to_api_data())
+        except pydantic.ValidationError as exc:
+            for error in api_errors(exc.errors(include_url=False)):
+                self.add_api_error(error)
+        return cleaned
+
     def to_api_data(self) -> dict[str, Any]:
         """The management API body for the fields this form manages (others stay unchanged on update)."""
         data = self.cleaned_data
@@ -167,27 +183,13 @@ class ServerForm(forms.Form):
             body["name"] = data["name"]
         return body
 
-    def add_api_error(self, code: str, message: str, wire_field: str | None = None) -> None:
-        """Put a service error on the field it is about, or on the form when it names none."""
-        field = self.field_for_error(code, wire_field)
+    def add_api_error(self, error: ApiError) -> None:
+        """Put an error on the field it names, or on the form when it names none of this form's fields."""
+        field = _FIELD_BY_WIRE.get(error.field or "")
         if field is not None and not (field == "name" and self.editing):
-            self.add_error(field, f"{message} ({code})")
+            self.add_error(field, f"{error.message} ({error.code})")
         else:
-            self.add_error(None, f"{message} ({code})")
-
-    def field_for_error(self, code: str, wire_field: str | None = None) -> str | None:
-        """The form field an error is about: the error's wire field when set, else its code."""
-        candidates = []
-        if wire_field:
-            candidates.append(re.split(r"[.\[]", wire_field, maxsplit=1)[0])
-        parts = code.split(".")
-        if len(parts) > 1:
-            candidates.append(parts[1])
-        for candidate in candidates:
-            field = _FIELD_BY_PARAM.get(candidate.lower())
-            if field is not None and field in self.fields:
-                return field
-        return None
+            self.add_error(None, f"{error.message} ({error.code})")
 
 
 class DeleteServerForm(forms.Form):

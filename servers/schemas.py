@@ -2,41 +2,61 @@
 
 Attribute names are the contract's camelCase names on purpose: they mirror
 `specs/alibaba/openapiexplorer-2024-11-30.json` one to one (only `async`, a Python keyword, needs an
-alias). Input models are strict (no coercion: `"true"` is not a boolean) and forbid unknown fields;
-they check types only. Meaning (name format, catalog lookups, HCL syntax…) is checked by
-`servers.server_validation` so the console gets the same errors through the services.
+alias). Input models are strict (no coercion: `"true"` is not a boolean) and forbid unknown fields.
+Their field validators run the rules of `servers.server_validation` (name format, control
+characters, prompt variables, policy documents…) and carry each rule's ApiError code, so a body is
+validated once, here, for the API (through django-ninja) and the console (through its form) alike;
+what needs the catalog or the settings is `server_validation.server_values`, run by the services.
 
-The limits that validation enforces are declared here too, as JSON Schema keywords of the OpenAPI
-document only (`maxLength`, `pattern`, `maxItems`, `required`…: pydantic does not enforce them, so
-the errors stay those of `servers.server_validation`), from the same constants, so that a request
-valid by the document is not refused for its shape. Patterns are unanchored in Python (always
-used with `fullmatch`) and written `^…$` in the document, where `$` means the end of the string.
+The limits are declared here too, as JSON Schema keywords of the OpenAPI document only
+(`maxLength`, `pattern`, `maxItems`, `required`…: pydantic does not enforce them, so the errors stay
+those of the rules), from the same constants, so that a request valid by the document is not
+refused for its shape. Patterns are unanchored in Python (always used with `fullmatch`) and written
+`^…$` in the document, where `$` means the end of the string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from servers import server_validation as rules
 from servers.catalog.naming import API_NAME_PATTERN, PRODUCT_CODE_PATTERN, VERSION_PATTERN
 from servers.errors import ApiError
+from servers.server_validation import (
+    DESTROY_POLICIES,
+    LANGUAGES,
+    MAX_ADDITIONAL_DESCRIPTIONS,
+    MAX_DESCRIPTION,
+    MAX_INSTRUCTIONS,
+    MAX_LIST,
+    MAX_TERRAFORM_TOOLS,
+    MAX_TEXT_ITEM,
+    NAME_PATTERN,
+    PUBLIC_ACCESS,
+    ROLE_NAME_PATTERN,
+)
 from servers.system_tools import SYSTEM_TOOL_NAMES
 
-LANGUAGES = ("EN_US", "ZH_CN")
-PUBLIC_ACCESS = ("on", "off", "follow")
-DESTROY_POLICIES = ("NEVER", "ALWAYS", "ON_FAILURE")
-SOURCE_TYPES = ("custom", "system")
+__all__ = [
+    "DESTROY_POLICIES",
+    "LANGUAGES",
+    "MAX_ADDITIONAL_DESCRIPTIONS",
+    "MAX_DESCRIPTION",
+    "MAX_INSTRUCTIONS",
+    "MAX_LIST",
+    "MAX_TERRAFORM_TOOLS",
+    "MAX_TEXT_ITEM",
+    "NAME_PATTERN",
+    "PUBLIC_ACCESS",
+    "ROLE_NAME_PATTERN",
+]
 
-NAME_PATTERN = r"[a-z_-][a-z0-9_-]{2,63}"
-ROLE_NAME_PATTERN = r"[A-Za-z0-9.-]{1,64}"
-MAX_DESCRIPTION = 4096
-MAX_INSTRUCTIONS = 32768
-MAX_LIST = 100
-MAX_TEXT_ITEM = 128
-MAX_TERRAFORM_TOOLS = 50
-MAX_ADDITIONAL_DESCRIPTIONS = 500
+SOURCE_TYPES = ("custom", "system")
 # Defaults of the settings SERVER_MAX_SELECTORS_PER_API and TERRAFORM_CODE_MAX_BYTES (the document
 # states these defaults; an installation that changes the settings enforces its own values).
 DEFAULT_MAX_SELECTORS = 100
@@ -69,12 +89,35 @@ def _strings(description: str = "", max_items: int = MAX_LIST, **item: Any) -> A
 
 
 def _required(*names: str) -> ConfigDict:
-    """Input strictness plus the fields the document lists as required (checked by server_validation)."""
+    """Input strictness plus the fields the document lists as required (checked by the rules)."""
     return ConfigDict(extra="forbid", strict=True, json_schema_extra={"required": list(names)})
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+API_ERROR = "api_error"  # the pydantic error type of a declared check; its ctx holds the ApiError
+
+
+def _declared(field: str, rule: Callable[[Any], Any], item: type[BaseModel] | None = None) -> Any:
+    """A field validator running `rule` (from `servers.server_validation`) on the type-checked value.
+
+    The rule's ApiError becomes a pydantic error of type `api_error` that keeps its code, message,
+    status and field, so every error of a body is collected at once and rendered as before. List
+    fields of models are checked as their wire dicts and come back normalised (defaults filled in).
+    """
+
+    def check(value: Any) -> Any:
+        raw = [v.model_dump(exclude_unset=True, by_alias=True) for v in value] if item else value
+        try:
+            out = rule(raw)
+        except ApiError as exc:
+            ctx = {"code": exc.code, "message": exc.message, "status": exc.status, "field": exc.field}
+            raise PydanticCustomError(API_ERROR, "{message}", ctx) from None
+        return [item.model_validate(v) for v in out] if item else out
+
+    return field_validator(field)(check)
 
 
 # Request bodies ------------------------------------------------------------------------------
@@ -167,6 +210,21 @@ class ServerFields(_Input):
     terraformTools: list[TerraformTool] = _opt(maxItems=MAX_TERRAFORM_TOOLS)
     vpcWhitelists: list[str] = _strings("Network ids (MCP_NETWORKS), IP networks or addresses", **_NETWORK)
 
+    _description = _declared("description", rules.validate_description)
+    _language = _declared("language", rules.validate_language)
+    _additional = _declared(
+        "additionalApiDescriptions", rules.validate_additional_descriptions, AdditionalApiDescription
+    )
+    _prompts = _declared("prompts", rules.validate_prompts, Prompt)
+    _system_tools = _declared("systemTools", rules.validate_system_tools)
+    _oauth_client_id = _declared("oauthClientId", rules.validate_oauth_client_id)
+    _instructions = _declared("instructions", rules.validate_instructions)
+    _assume_role_name = _declared("assumeRoleName", rules.validate_assume_role_name)
+    _extra_policy = _declared("assumeRoleExtraPolicy", rules.validate_extra_policy)
+    _public_access = _declared("publicAccess", rules.validate_public_access)
+    _terraform_tools = _declared("terraformTools", rules.validate_terraform_tools, TerraformTool)
+    _vpc_whitelists = _declared("vpcWhitelists", rules.validate_vpc_whitelists)
+
 
 class CreateApiMcpServerBody(ServerFields):
     name: str = Field(
@@ -176,14 +234,21 @@ class CreateApiMcpServerBody(ServerFields):
     apis: list[ApiSelection] = Field(json_schema_extra={"minItems": 1, "maxItems": MAX_LIST})
     clientToken: str = _opt("Idempotency token: ASCII, at most 64 characters", maxLength=64, pattern="^[!-~]*$")
 
+    _name = _declared("name", rules.validate_name)
+    _apis = _declared("apis", rules.validate_apis, ApiSelection)
+
 
 class UpdateApiMcpServerBody(ServerFields):
     apis: list[ApiSelection] = _opt(minItems=1, maxItems=MAX_LIST)
+
+    _apis = _declared("apis", rules.validate_apis, ApiSelection)
 
 
 class UpdateApiMcpServerUserConfigBody(_Input):
     enablePublicAccess: bool = _opt()
     vpcWhitelists: list[str] = _strings("Network ids (MCP_NETWORKS), IP networks or addresses", **_NETWORK)
+
+    _vpc_whitelists = _declared("vpcWhitelists", rules.validate_vpc_whitelists)
 
 
 # Responses -----------------------------------------------------------------------------------
@@ -374,16 +439,14 @@ def _code_suffix(loc: Sequence[str | int]) -> str:
     return ".".join(_CODE_NAMES.get(n, n[:1].upper() + n[1:]) for n in names)
 
 
-def api_error_from_validation(errors: Sequence[Mapping[str, Any]], *, skip: int = 0) -> ApiError:
-    """Turn the first pydantic error into an ApiError that names the field.
-
-    `skip` drops leading location parts added by the framework (e.g. ("body", "payload")).
-    """
-    err = errors[0]
+def _api_error(err: Mapping[str, Any], skip: int) -> ApiError:
     loc = tuple(err.get("loc", ()))[skip:]
     kind = str(err.get("type", ""))
     path = field_path(loc) or "body"
     top = str(loc[0]) if loc else "body"
+    if kind == API_ERROR:
+        ctx = err.get("ctx") or {}
+        return ApiError(ctx["code"], ctx["message"], int(ctx["status"]), field=ctx["field"])
     if kind == "missing":
         if not loc:
             return ApiError("Missing.Body", "A JSON object request body is mandatory for this action.")
@@ -398,3 +461,38 @@ def api_error_from_validation(errors: Sequence[Mapping[str, Any]], *, skip: int 
     if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
         return ApiError(code, f"{path}: {err.get('msg', 'out of range')}.", field=top)
     return ApiError(code, f"{path} is not valid: {err.get('msg', kind)}.", field=top)
+
+
+_CHECK_ORDER = {name: i for i, name in enumerate(rules.WIRE_FIELDS)}
+
+
+def api_errors(errors: Sequence[Mapping[str, Any]], *, skip: int = 0) -> list[ApiError]:
+    """Every pydantic error as an ApiError naming its field: type errors first, then the declared
+    checks in `server_validation.WIRE_FIELDS` order (so the first one is the request's answer).
+
+    `skip` drops leading location parts added by the framework (e.g. ("body", "payload")).
+    """
+
+    def rank(err: Mapping[str, Any]) -> tuple[int, int]:
+        if err.get("type") != API_ERROR:
+            return (0, 0)
+        loc = tuple(err.get("loc", ()))[skip:]
+        return (1, _CHECK_ORDER.get(str(loc[0]) if loc else "", len(_CHECK_ORDER)))
+
+    return [_api_error(err, skip) for err in sorted(errors, key=rank)]
+
+
+def api_error_from_validation(errors: Sequence[Mapping[str, Any]], *, skip: int = 0) -> ApiError:
+    """The ApiError a request answers with: the first of `api_errors`."""
+    return api_errors(errors, skip=skip)[0]
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_body(model: type[Body], data: Mapping[str, Any]) -> Body:
+    """`data` validated as `model`; the first problem raises its ApiError."""
+    try:
+        return model.model_validate(dict(data))
+    except pydantic.ValidationError as exc:
+        raise api_error_from_validation(exc.errors(include_url=False)) from None

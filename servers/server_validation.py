@@ -1,18 +1,19 @@
 """Meaning checks of a server's fields (SPEC §3.1), pure: no Django, the catalog comes in as a protocol.
 
-Input: the wire dict of set fields, already type-checked by `servers.schemas` (strings are strings,
-lists are lists). Output: the model's field values, normalised (defaults filled in, duplicates of
-set-like lists dropped). The first problem raises an `ApiError` with the OpenAPIExplorer code and a
-message naming the field, e.g. `apis[1].apiVersion`.
+The `validate_*` rules are declared on the wire models of `servers.schemas` (field validators): they
+get a field's type-checked value (lists of models as wire dicts) and return it normalised (defaults
+filled in, duplicates of set-like lists dropped). `server_values` runs, on a validated body, what
+needs the catalog or the settings (`check_*`) and returns the model's field values. A problem raises
+an `ApiError` with the OpenAPIExplorer code and a message naming the field, e.g. `apis[1].apiVersion`.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oauth.policy import PolicyError, parse_policy
 from servers import json_input
@@ -20,19 +21,23 @@ from servers.catalog.naming import API_NAME_RE, PRODUCT_CODE_RE, VERSION_RE
 from servers.compiler.prompts import prompt_variables
 from servers.compiler.server import select
 from servers.errors import ApiError, missing
-from servers.schemas import (
-    DESTROY_POLICIES,
-    LANGUAGES,
-    MAX_DESCRIPTION,
-    MAX_INSTRUCTIONS,
-    MAX_LIST,
-    MAX_TEXT_ITEM,
-    NAME_PATTERN,
-    PUBLIC_ACCESS,
-    ROLE_NAME_PATTERN,
-)
 from servers.system_tools import SYSTEM_TOOL_NAMES
 from terraform.syntax import HclCheckError, checked_syntax_error
+
+if TYPE_CHECKING:
+    from servers.schemas import ServerFields
+
+LANGUAGES = ("EN_US", "ZH_CN")
+PUBLIC_ACCESS = ("on", "off", "follow")
+DESTROY_POLICIES = ("NEVER", "ALWAYS", "ON_FAILURE")
+NAME_PATTERN = r"[a-z_-][a-z0-9_-]{2,63}"
+ROLE_NAME_PATTERN = r"[A-Za-z0-9.-]{1,64}"
+MAX_DESCRIPTION = 4096
+MAX_INSTRUCTIONS = 32768
+MAX_LIST = 100
+MAX_TEXT_ITEM = 128
+MAX_TERRAFORM_TOOLS = 50
+MAX_ADDITIONAL_DESCRIPTIONS = 500
 
 # Always `fullmatch`: `re.match` with a `$` anchor accepts a trailing newline ("abc\n").
 NAME_RE = re.compile(NAME_PATTERN)
@@ -132,14 +137,12 @@ def _product_version(catalog: Catalog, product: str, version: str, code: str, fi
         )
 
 
-def validate_apis(
-    apis: Sequence[Mapping[str, Any]], catalog: Catalog, limits: FieldLimits = FieldLimits()
-) -> list[dict[str, Any]]:
+def validate_apis(apis: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The shape of `apis` (declared on the schema); the catalog is checked by `check_apis`."""
     if not apis:
         raise missing("Apis", "apis")
     _short_list(apis, "apis", "InvalidParam.Apis")
     out: list[dict[str, Any]] = []
-    resolved = 0
     seen: set[tuple[str, str]] = set()
     for i, entry in enumerate(apis):
         where = f"apis[{i}]"
@@ -153,13 +156,6 @@ def validate_apis(
             raise ApiError(
                 "Missing.Apis.Selectors", f"{where}.selectors must list at least one non-empty glob.", field="apis"
             )
-        if len(selectors) > limits.max_selectors_per_api:
-            raise ApiError(
-                "InvalidParam.Apis.Selectors",
-                f"{where}.selectors has {len(selectors)} entries; at most {limits.max_selectors_per_api} are allowed "
-                "(SERVER_MAX_SELECTORS_PER_API). Use globs such as Describe* to select many APIs.",
-                field="apis",
-            )
         for selector in selectors:
             if len(selector) > MAX_TEXT_ITEM or any(c.isspace() for c in selector) or has_control(selector):
                 raise ApiError(
@@ -168,7 +164,6 @@ def validate_apis(
                     "without spaces or control characters.",
                     field="apis",
                 )
-        _product_version(catalog, product, version, "InvalidParam.Apis", "apis")
         if (product, version) in seen:
             raise ApiError(
                 "InvalidParam.Apis",
@@ -176,8 +171,25 @@ def validate_apis(
                 field="apis",
             )
         seen.add((product, version))
-        unique = list(dict.fromkeys(selectors))
-        resolved += len(select(catalog.api_names(product, version), unique))
+        out.append({"product": product, "apiVersion": version, "selectors": list(dict.fromkeys(selectors))})
+    return out
+
+
+def check_apis(apis: Sequence[Mapping[str, Any]], catalog: Catalog, limits: FieldLimits) -> list[dict[str, Any]]:
+    """What `apis` needs of the catalog and the settings: the products exist, the selectors stay in bounds."""
+    resolved = 0
+    for i, entry in enumerate(apis):
+        where = f"apis[{i}]"
+        product, version, selectors = entry["product"], entry["apiVersion"], entry["selectors"]
+        if len(selectors) > limits.max_selectors_per_api:
+            raise ApiError(
+                "InvalidParam.Apis.Selectors",
+                f"{where}.selectors has {len(selectors)} entries; at most {limits.max_selectors_per_api} are allowed "
+                "(SERVER_MAX_SELECTORS_PER_API). Use globs such as Describe* to select many APIs.",
+                field="apis",
+            )
+        _product_version(catalog, product, version, "InvalidParam.Apis", "apis")
+        resolved += len(select(catalog.api_names(product, version), selectors))
         if resolved > limits.max_apis:
             raise ApiError(
                 "InvalidParam.Apis",
@@ -185,8 +197,7 @@ def validate_apis(
                 "(SERVER_MAX_APIS), or enable the SearchApis, GetApiDefinition and CallApi system tools.",
                 field="apis",
             )
-        out.append({"product": product, "apiVersion": version, "selectors": unique})
-    return out
+    return [dict(entry) for entry in apis]
 
 
 def _check_override(raw: str, definition: Mapping[str, Any], where: str) -> None:
@@ -226,7 +237,8 @@ def _check_override(raw: str, definition: Mapping[str, Any], where: str) -> None
             )
 
 
-def validate_additional_descriptions(items: Sequence[Mapping[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
+def validate_additional_descriptions(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The shape of `additionalApiDescriptions` (declared on the schema), defaults filled in."""
     _short_list(items, "additionalApiDescriptions", "InvalidParam.AdditionalApiDescription", 500)
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
@@ -246,16 +258,6 @@ def validate_additional_descriptions(items: Sequence[Mapping[str, Any]], catalog
                 f"{where}.apiName is mandatory for this action.",
                 field="additionalApiDescriptions",
             )
-        _product_version(
-            catalog, product, version, "InvalidParam.AdditionalApiDescription", "additionalApiDescriptions"
-        )
-        definition = catalog.api_definition(product, version, name) if API_NAME_RE.fullmatch(name) else None
-        if definition is None:
-            raise ApiError(
-                "InvalidParam.AdditionalApiDescription.ApiName",
-                f"{where}: API {_shown(name)} does not exist in {product} {version}.",
-                field="additionalApiDescriptions",
-            )
         if (product, version, name) in seen:
             raise ApiError(
                 "InvalidParam.AdditionalApiDescription",
@@ -263,9 +265,6 @@ def validate_additional_descriptions(items: Sequence[Mapping[str, Any]], catalog
                 field="additionalApiDescriptions",
             )
         seen.add((product, version, name))
-        override = item.get("apiOverrideJson") or ""
-        if override:
-            _check_override(override, definition, where)
         consts: list[dict[str, Any]] = []
         keys: set[str] = set()
         for j, const in enumerate(item.get("constParameters") or []):
@@ -296,13 +295,33 @@ def validate_additional_descriptions(items: Sequence[Mapping[str, Any]], catalog
                 "product": product,
                 "apiVersion": version,
                 "apiName": name,
-                "apiOverrideJson": override,
+                "apiOverrideJson": item.get("apiOverrideJson") or "",
                 "executeCliCommand": bool(item.get("executeCliCommand", False)),
                 "enableOutputSchema": bool(item.get("enableOutputSchema", False)),
                 "constParameters": consts,
             }
         )
     return out
+
+
+def check_additional_descriptions(items: Sequence[Mapping[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
+    """Each described API exists in the catalog, and its override keeps the required parameters."""
+    for i, item in enumerate(items):
+        where = f"additionalApiDescriptions[{i}]"
+        product, version, name = item["product"], item["apiVersion"], item["apiName"]
+        _product_version(
+            catalog, product, version, "InvalidParam.AdditionalApiDescription", "additionalApiDescriptions"
+        )
+        definition = catalog.api_definition(product, version, name) if API_NAME_RE.fullmatch(name) else None
+        if definition is None:
+            raise ApiError(
+                "InvalidParam.AdditionalApiDescription.ApiName",
+                f"{where}: API {_shown(name)} does not exist in {product} {version}.",
+                field="additionalApiDescriptions",
+            )
+        if item["apiOverrideJson"]:
+            _check_override(item["apiOverrideJson"], definition, where)
+    return [dict(item) for item in items]
 
 
 def validate_prompts(prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -368,13 +387,11 @@ def validate_system_tools(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def validate_terraform_tools(
-    tools: Sequence[Mapping[str, Any]], limits: FieldLimits = FieldLimits()
-) -> list[dict[str, Any]]:
+def validate_terraform_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The shape of `terraformTools` (declared on the schema); size and syntax: `check_terraform_tools`."""
     _short_list(tools, "terraformTools", "InvalidParam.TerraformTools", 50)
     out: list[dict[str, Any]] = []
     names: set[str] = set()
-    deadline = time.monotonic() + limits.terraform_check_seconds  # one budget for the whole request
     for i, tool in enumerate(tools):
         where = f"terraformTools[{i}]"
         name, code, description = tool.get("name") or "", tool.get("code") or "", tool.get("description") or ""
@@ -400,18 +417,43 @@ def validate_terraform_tools(
                 field="terraformTools",
             )
         names.add(name)
+        if "\x00" in code:
+            raise ApiError(
+                "InvalidParam.TerraformTools.Code",
+                f"{where}.code must not contain NUL characters.",
+                field="terraformTools",
+            )
+        policy = tool.get("destroyPolicy") or "NEVER"
+        if policy not in DESTROY_POLICIES:
+            raise ApiError(
+                "InvalidParam.TerraformTools.DestroyPolicy",
+                f"{where}.destroyPolicy must be one of NEVER, ALWAYS, ON_FAILURE; got {policy!r}.",
+                field="terraformTools",
+            )
+        out.append(
+            {
+                "name": name,
+                "description": description,
+                "code": code,
+                "async": bool(tool.get("async", False)),
+                "destroyPolicy": policy,
+            }
+        )
+    return out
+
+
+def check_terraform_tools(tools: Sequence[Mapping[str, Any]], limits: FieldLimits) -> list[dict[str, Any]]:
+    """The limits that are settings: code size, and HCL syntax within one time budget for the request."""
+    deadline = time.monotonic() + limits.terraform_check_seconds
+    for i, tool in enumerate(tools):
+        where = f"terraformTools[{i}]"
+        code = tool["code"]
         size = len(code.encode())
         if size > limits.terraform_code_max_bytes:
             raise ApiError(
                 "InvalidParam.TerraformTools.Code",
                 f"{where}.code is {size} bytes; at most {limits.terraform_code_max_bytes} bytes are allowed "
                 "(TERRAFORM_CODE_MAX_BYTES).",
-                field="terraformTools",
-            )
-        if "\x00" in code:
-            raise ApiError(
-                "InvalidParam.TerraformTools.Code",
-                f"{where}.code must not contain NUL characters.",
                 field="terraformTools",
             )
         try:
@@ -434,23 +476,7 @@ def validate_terraform_tools(
                 f"The Terraform tool code is not valid: {where} {problem}. Please check the syntax and try again.",
                 field="terraformTools",
             )
-        policy = tool.get("destroyPolicy") or "NEVER"
-        if policy not in DESTROY_POLICIES:
-            raise ApiError(
-                "InvalidParam.TerraformTools.DestroyPolicy",
-                f"{where}.destroyPolicy must be one of NEVER, ALWAYS, ON_FAILURE; got {policy!r}.",
-                field="terraformTools",
-            )
-        out.append(
-            {
-                "name": name,
-                "description": description,
-                "code": code,
-                "async": bool(tool.get("async", False)),
-                "destroyPolicy": policy,
-            }
-        )
-    return out
+    return [dict(tool) for tool in tools]
 
 
 def validate_vpc_whitelists(items: Sequence[str], field: str = "vpcWhitelists") -> list[str]:
@@ -492,39 +518,64 @@ def validate_extra_policy(value: str) -> str:
     return value
 
 
-def validate_server_fields(
-    data: Mapping[str, Any], catalog: Catalog, limits: FieldLimits = FieldLimits()
-) -> dict[str, Any]:
-    """Model field values for every wire field present in `data` (name excluded)."""
-    checks: list[tuple[str, str, Callable[[Any], Any]]] = [
-        ("description", "description", lambda v: _text(v, "description", MAX_DESCRIPTION)),
-        ("language", "language", lambda v: _choice(v, "language", LANGUAGES, "Unsupported language: %s.")),
-        ("apis", "apis", lambda v: validate_apis(v, catalog, limits)),
-        (
-            "additionalApiDescriptions",
-            "additional_api_descriptions",
-            lambda v: validate_additional_descriptions(v, catalog),
-        ),
-        ("prompts", "prompts", validate_prompts),
-        ("systemTools", "system_tools", validate_system_tools),
-        ("oauthClientId", "oauth_client_id", lambda v: _one_line(v, "oauthClientId", 200)),
-        ("instructions", "instructions", lambda v: _text(v, "instructions", MAX_INSTRUCTIONS)),
-        ("enableAssumeRole", "enable_assume_role", bool),
-        ("assumeRoleName", "assume_role_name", validate_assume_role_name),
-        ("assumeRoleExtraPolicy", "assume_role_extra_policy", validate_extra_policy),
-        (
-            "publicAccess",
-            "public_access",
-            lambda v: _choice(v, "publicAccess", PUBLIC_ACCESS, "Unsupported publicAccess: %s (on, off or follow)."),
-        ),
-        ("enableCustomVpcWhitelist", "enable_custom_vpc_whitelist", bool),
-        ("terraformTools", "terraform_tools", lambda v: validate_terraform_tools(v, limits)),
-        ("vpcWhitelists", "vpc_whitelists", validate_vpc_whitelists),
-    ]
+def validate_description(value: str) -> str:
+    return _text(value, "description", MAX_DESCRIPTION)
+
+
+def validate_instructions(value: str) -> str:
+    return _text(value, "instructions", MAX_INSTRUCTIONS)
+
+
+def validate_oauth_client_id(value: str) -> str:
+    return _one_line(value, "oauthClientId", 200)
+
+
+def validate_language(value: str) -> str:
+    return _choice(value, "language", LANGUAGES, "Unsupported language: %s.")
+
+
+def validate_public_access(value: str) -> str:
+    return _choice(value, "publicAccess", PUBLIC_ACCESS, "Unsupported publicAccess: %s (on, off or follow).")
+
+
+# Wire name → model field, in the order the checks report (the first problem of a request).
+WIRE_FIELDS = {
+    "name": "name",
+    "description": "description",
+    "language": "language",
+    "apis": "apis",
+    "additionalApiDescriptions": "additional_api_descriptions",
+    "prompts": "prompts",
+    "systemTools": "system_tools",
+    "oauthClientId": "oauth_client_id",
+    "instructions": "instructions",
+    "enableAssumeRole": "enable_assume_role",
+    "assumeRoleName": "assume_role_name",
+    "assumeRoleExtraPolicy": "assume_role_extra_policy",
+    "publicAccess": "public_access",
+    "enableCustomVpcWhitelist": "enable_custom_vpc_whitelist",
+    "terraformTools": "terraform_tools",
+    "vpcWhitelists": "vpc_whitelists",
+}
+
+
+def server_values(body: ServerFields, catalog: Catalog, limits: FieldLimits = FieldLimits()) -> dict[str, Any]:
+    """Model field values of the fields set in a validated body (name excluded), after the checks that
+    need the catalog or the settings: products, versions and APIs exist, overrides keep required
+    parameters, selector, API and Terraform limits."""
+    wire = body.model_dump(exclude_unset=True, by_alias=True)
     out: dict[str, Any] = {}
-    for wire, model_field, check in checks:
-        if wire in data:
-            out[model_field] = check(data[wire])
+    for name, model_field in WIRE_FIELDS.items():
+        if name == "name" or name not in wire:
+            continue
+        value = wire[name]
+        if name == "apis":
+            value = check_apis(value, catalog, limits)
+        elif name == "additionalApiDescriptions":
+            value = check_additional_descriptions(value, catalog)
+        elif name == "terraformTools":
+            value = check_terraform_tools(value, limits)
+        out[model_field] = value
     return out
 
 

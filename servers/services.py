@@ -1,19 +1,18 @@
 """Writes for MCP servers and the account-level server settings.
 
-Every write validates its input itself (types through `servers.schemas`, meaning through
-`servers.server_validation`), so the API and the console refuse the same things with the same
-codes. Each change bumps `McpServer.version` and announces it with `servers.events.server_changed`
-after commit, so every process's runtime rebuilds the server's snapshot.
+Writes take the validated wire models of `servers.schemas` (whose declared checks already ran, for
+the API through django-ninja, for the console through its form) and add the checks that need the
+catalog, the settings or the database (`servers.server_validation.server_values`, OAuth clients,
+name uniqueness, quotas), so the API and the console refuse the same things with the same codes.
+Each change bumps `McpServer.version` and announces it with `servers.events.server_changed` after
+commit, so every process's runtime rebuilds the server's snapshot.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from functools import partial
-from typing import Any
 
-import pydantic
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -22,30 +21,11 @@ from oauth.models import Account, User
 from servers import events
 from servers.errors import ApiError
 from servers.models import McpServer
-from servers.schemas import (
-    CreateApiMcpServerBody,
-    UpdateApiMcpServerBody,
-    UpdateApiMcpServerUserConfigBody,
-    api_error_from_validation,
-)
+from servers.schemas import CreateApiMcpServerBody, UpdateApiMcpServerBody, UpdateApiMcpServerUserConfigBody
 from servers.selectors import CatalogView
-from servers.server_validation import (
-    FieldLimits,
-    check_consistency,
-    validate_name,
-    validate_server_fields,
-    validate_vpc_whitelists,
-)
+from servers.server_validation import FieldLimits, check_consistency, server_values
 
 logger = logging.getLogger(__name__)
-
-
-def _parse(model: type[pydantic.BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
-    """Type-check `data` against a wire model; the set fields, by wire name."""
-    try:
-        return model.model_validate(dict(data)).model_dump(exclude_unset=True, by_alias=True)
-    except pydantic.ValidationError as exc:
-        raise api_error_from_validation(exc.errors(include_url=False)) from None
 
 
 def _announce(server_id: str) -> None:
@@ -79,15 +59,14 @@ def field_limits() -> FieldLimits:
 
 
 @transaction.atomic
-def server_create(*, account: Account, user: User | None, data: Mapping[str, Any]) -> McpServer:
+def server_create(*, account: Account, user: User | None, body: CreateApiMcpServerBody) -> McpServer:
     """Create a custom server of `account` from a CreateApiMcpServer body (`clientToken` ignored).
 
     Raises ApiError: 400 for invalid input, 409 Exists.Name (also when a concurrent request took
     the name first), 429 QuotaExceeded past settings.MAX_SERVERS_PER_ACCOUNT.
     """
-    body = _parse(CreateApiMcpServerBody, data)
-    name = validate_name(body["name"])
-    fields = validate_server_fields(body, CatalogView(), field_limits())
+    name = body.name
+    fields = server_values(body, CatalogView(), field_limits())
     _check_oauth_client(fields.get("oauth_client_id", ""), str(account.pk))
     check_consistency(fields)
     # Serialise creations per account so the quota is exact; the name race is settled by the
@@ -124,22 +103,16 @@ def _refuse_system(server: McpServer) -> None:
 
 
 @transaction.atomic
-def server_update(*, server: McpServer, data: Mapping[str, Any]) -> McpServer:
+def server_update(*, server: McpServer, body: UpdateApiMcpServerBody) -> McpServer:
     """Apply an UpdateApiMcpServer body: omitted fields stay, given lists replace the stored ones.
 
-    `name` is immutable (repeating the current name is tolerated). Returns the saved server.
+    `name` is immutable (the body has no such field). Returns the saved server.
     """
-    data = dict(data)
-    if "name" in data:
-        if data["name"] != server.name:
-            raise ApiError("InvalidParam.Name", "name cannot be changed after the server is created.", field="name")
-        del data["name"]
-    body = _parse(UpdateApiMcpServerBody, data)
     locked = McpServer.objects.select_for_update().filter(pk=server.pk).first()
     if locked is None:
         raise ApiError("NotFound.ApiMcpServer", f"Specified MCP server not found: {server.pk}.", 404, field="id")
     _refuse_system(locked)
-    fields = validate_server_fields(body, CatalogView(), field_limits())
+    fields = server_values(body, CatalogView(), field_limits())
     if "oauth_client_id" in fields:
         _check_oauth_client(fields["oauth_client_id"], str(locked.account_id))
     merged = {"enable_assume_role": locked.enable_assume_role, "assume_role_name": locked.assume_role_name, **fields}
@@ -162,18 +135,17 @@ def server_delete(*, server: McpServer) -> None:
 
 
 @transaction.atomic
-def user_config_update(*, account: Account, data: Mapping[str, Any]) -> Account:
+def user_config_update(*, account: Account, body: UpdateApiMcpServerUserConfigBody) -> Account:
     """Update the account-level `enablePublicAccess` and `vpcWhitelists` (UpdateApiMcpServerUserConfig).
 
     Servers that follow the account's settings behave differently afterwards, so every server of the
     account gets a new version and a change notification.
     """
-    body = _parse(UpdateApiMcpServerUserConfigBody, data)
     locked = Account.objects.select_for_update().get(pk=account.pk)
-    if "enablePublicAccess" in body:
-        locked.enable_public_access = body["enablePublicAccess"]
-    if "vpcWhitelists" in body:
-        locked.vpc_whitelists = validate_vpc_whitelists(body["vpcWhitelists"])
+    if body.enablePublicAccess is not None:
+        locked.enable_public_access = body.enablePublicAccess
+    if body.vpcWhitelists is not None:
+        locked.vpc_whitelists = body.vpcWhitelists
     locked.save()
     servers = McpServer.objects.filter(account_id=locked.pk)
     servers.update(version=F("version") + 1)

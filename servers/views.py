@@ -29,6 +29,7 @@ from servers.client_config import Transport, client_config, client_configs
 from servers.errors import ApiError
 from servers.forms import DeleteServerForm, ServerForm
 from servers.models import McpServer
+from servers.schemas import CreateApiMcpServerBody, UpdateApiMcpServerBody
 from servers.selectors import (
     server_get_for_user,
     server_to_dict,
@@ -145,12 +146,13 @@ def server_create_view(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     form = ServerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        assert isinstance(form.body, CreateApiMcpServerBody)
         try:
             with console_write(request, "openapiexplorer:CreateApiMcpServer") as write:
-                server = server_create(account=user.account, user=user, data=form.to_api_data())
+                server = server_create(account=user.account, user=user, body=form.body)
                 write.server_id = server.id
         except ApiError as exc:
-            form.add_api_error(exc.code, exc.message, exc.field)
+            form.add_api_error(exc)
         else:
             messages.success(request, f"Created MCP server “{server.name}”.")
             return redirect("server-detail", server_id=server.id)
@@ -214,11 +216,12 @@ def server_edit(request: HttpRequest, server_id: str) -> HttpResponse:
     initial = ServerForm.initial_from_server(server_to_dict(server))
     form = ServerForm(request.POST or None, initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
+        assert isinstance(form.body, UpdateApiMcpServerBody)
         try:
             with console_write(request, "openapiexplorer:UpdateApiMcpServer", server_id=server.id):
-                server_update(server=server, data=form.to_api_data())
+                server_update(server=server, body=form.body)
         except ApiError as exc:
-            form.add_api_error(exc.code, exc.message, exc.field)
+            form.add_api_error(exc)
         else:
             messages.success(request, f"Saved MCP server “{server.name}”.")
             return redirect("server-detail", server_id=server.id)

@@ -85,7 +85,7 @@ def create_api_mcp_server(request: HttpRequest, payload: CreateApiMcpServerBody)
     token = check_client_token(data.pop("clientToken", None))
 
     def work() -> dict[str, Any]:
-        server = server_create(account=principal.user.account, user=principal.user, data=data)  # type: ignore[arg-type]
+        server = server_create(account=principal.user.account, user=principal.user, body=payload)  # type: ignore[arg-type]
         return {"id": server.id, "urls": server_urls(server), "warnings": server_warnings(server)}
 
     body = run_idempotent(
@@ -112,7 +112,7 @@ def update_api_mcp_server(
 
     def work() -> dict[str, Any]:
         server = server_get_for_user(user=principal.user, server_id=server_id)
-        return {"warnings": server_warnings(server_update(server=server, data=data))}
+        return {"warnings": server_warnings(server_update(server=server, body=payload))}
 
     body = run_idempotent(
         account_id=principal.account_id,
@@ -288,7 +288,7 @@ def update_api_mcp_server_user_config(
     )
     account = principal.user.account
     assert account is not None
-    user_config_update(account=account, data=payload.model_dump(exclude_unset=True))
+    user_config_update(account=account, body=payload)
     return ok(request, {})
 
 

@@ -99,10 +99,13 @@ def server_body(name: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def alice_server(alice: Any, demo_catalog: Any) -> Any:
+    from servers.schemas import CreateApiMcpServerBody, parse_body
     from servers.services import server_create
 
     return server_create(
-        account=alice.account, user=alice, data=server_body("alice-tools", description="Alice's read tools")
+        account=alice.account,
+        user=alice,
+        body=parse_body(CreateApiMcpServerBody, server_body("alice-tools", description="Alice's read tools")),
     )
 
 

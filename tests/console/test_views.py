@@ -92,9 +92,12 @@ def test_user_without_policies_is_refused_the_list(client: Client, account_a: An
 
 
 def test_list_searches_by_name_and_exact_id(client: Client, alice: Any, alice_server: Any) -> None:
+    from servers.schemas import CreateApiMcpServerBody, parse_body
     from servers.services import server_create
 
-    other = server_create(account=alice.account, user=alice, data=server_body("billing-bot"))
+    other = server_create(
+        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, server_body("billing-bot"))
+    )
     login(client, alice)
     by_name = client.get("/", {"q": "BILL"}).content.decode()
     assert "billing-bot" in by_name and "alice-tools" not in by_name
@@ -104,10 +107,13 @@ def test_list_searches_by_name_and_exact_id(client: Client, alice: Any, alice_se
 
 
 def test_list_paginates(client: Client, alice: Any, demo_catalog: Any) -> None:
+    from servers.schemas import CreateApiMcpServerBody, parse_body
     from servers.services import server_create
 
     for i in range(23):
-        server_create(account=alice.account, user=alice, data=server_body(f"server-{i:02d}"))
+        server_create(
+            account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, server_body(f"server-{i:02d}"))
+        )
     login(client, alice)
     first = client.get("/").content.decode()
     assert "Page 1 of 2" in first and len(SERVER_LINK.findall(first)) == 20
@@ -130,6 +136,28 @@ def test_create_shows_field_errors(client: Client, alice: Any, demo_catalog: Any
     )
     assert "Not valid JSON" in bad_prompts.context["form"].errors["prompts"][0]
     assert not McpServer.objects.filter(name="good-name").exists()
+
+
+def test_create_shows_every_field_error_of_one_submission(client: Client, alice: Any, demo_catalog: Any) -> None:
+    login(client, alice)
+    response = client.post(
+        "/servers/new/",
+        {
+            "language": "EN_US",
+            "public_access": "follow",
+            "name": "9-Bad Name",
+            "apis": "Demo 2024-01-01 List*",
+            "description": "bell \x07",
+            "prompts": '[{"name": "p", "content": "Hello {{who}}"}]',
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["name"][0].endswith("(InvalidParam.Name)")
+    assert errors["description"][0].endswith("(InvalidParam.Description)")
+    assert "{{who}}" in errors["prompts"][0] and errors["prompts"][0].endswith("(InvalidParam.Prompts.Content)")
+    assert "__all__" not in errors
+    assert not McpServer.objects.filter(account=alice.account).exists()
 
 
 def test_create_edit_and_delete(client: Client, alice: Any, demo_catalog: Any) -> None:

@@ -189,9 +189,12 @@ def test_public_access_off_refuses_the_public_url_even_through_a_trusted_proxy(
 
     follows = make_server(alice.account, "follows", [], public_access="follow")
     assert initialize(live_server_url + mcp.path(follows) + "/mcp", token).status_code == 200
+    from servers.schemas import UpdateApiMcpServerUserConfigBody, parse_body
     from servers.services import user_config_update
 
-    user_config_update(account=alice.account, data={"enablePublicAccess": False})
+    user_config_update(
+        account=alice.account, body=parse_body(UpdateApiMcpServerUserConfigBody, {"enablePublicAccess": False})
+    )
     assert initialize(live_server_url + mcp.path(follows) + "/mcp", token).status_code == 403
     opened = make_server(alice.account, "opened", [], public_access="on")
     assert initialize(live_server_url + mcp.path(opened) + "/mcp", token).status_code == 200

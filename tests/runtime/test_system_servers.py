@@ -95,10 +95,16 @@ def test_every_new_account_gets_its_system_servers_once(system_on, settings):
     refreshed = McpServer.objects.get(pk=servers["ActionTrail"].pk)
     assert refreshed.system_tools == ["LookupEvents"] and refreshed.version == versions[refreshed.pk] + 1
     settings.MAX_SERVERS_PER_ACCOUNT = 1
+    from servers.schemas import CreateApiMcpServerBody, parse_body
     from servers.services import server_create
 
     apis = [{"product": "OpenAPIExplorer", "apiVersion": "2024-11-30", "selectors": ["ListApiMcpServers"]}]
-    assert server_create(account=account, user=None, data={"name": "mine", "apis": apis}).source_type == "custom"
+    assert (
+        server_create(
+            account=account, user=None, body=parse_body(CreateApiMcpServerBody, {"name": "mine", "apis": apis})
+        ).source_type
+        == "custom"
+    )
 
 
 def test_turning_them_off_creates_none(settings):

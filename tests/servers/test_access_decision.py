@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 
 from oauth.services import policy_attach, policy_create
+from servers.schemas import CreateApiMcpServerBody, parse_body
 from servers.services import server_create
 
 BASE = {"apis": [{"product": "Ram", "apiVersion": "2015-05-01", "selectors": ["GetUser"]}]}
@@ -35,8 +36,12 @@ def console_message(response) -> str:
 @pytest.fixture
 def servers(alice, bob, catalog):
     """Two servers of the account; bob may read and edit only `open`, and reading `closed` is denied."""
-    open_ = server_create(account=alice.account, user=alice, data={**BASE, "name": "open"})
-    closed = server_create(account=alice.account, user=alice, data={**BASE, "name": "closed"})
+    open_ = server_create(
+        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, {**BASE, "name": "open"})
+    )
+    closed = server_create(
+        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, {**BASE, "name": "closed"})
+    )
     account = alice.account_id
     policy = policy_create(
         account=alice.account,

@@ -15,6 +15,7 @@ from runtime import routes
 from servers.catalog.naming import API_NAME_RE, ARG_NAME_RE, PRODUCT_CODE_RE, VERSION_RE
 from servers.errors import ApiError
 from servers.models import McpServer
+from servers.schemas import CreateApiMcpServerBody, parse_body
 from servers.server_validation import NAME_RE, ROLE_NAME_RE
 from servers.services import server_create
 from terraform.hcl_child import NESTED_TOO_DEEPLY, syntax_error
@@ -182,7 +183,7 @@ def test_control_characters_in_names_and_texts_are_refused(api: Client, fields: 
 )
 def test_nul_is_refused_by_the_services_too(alice: Any, catalog: None, fields: dict[str, Any], code: str) -> None:
     with pytest.raises(ApiError) as raised:
-        server_create(account=alice.account, user=alice, data=server(**fields))
+        server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, server(**fields)))
     assert raised.value.code == code
     assert not McpServer.objects.exists()
 

@@ -58,12 +58,16 @@ def bearer_token(user: Any) -> str:
 @pytest.fixture
 def management_schema(live_server_url: str, close_live_server_connections: None, alice: Any, catalog: None) -> Any:
     """The document as the live server serves it, with alice's token on every generated request."""
+    from servers.schemas import CreateApiMcpServerBody, parse_body
     from servers.services import server_create
 
     server_create(
         account=alice.account,
         user=alice,
-        data={"name": "fuzz-base", "apis": [{"product": "Ram", "apiVersion": "2015-05-01", "selectors": ["Get*"]}]},
+        body=parse_body(
+            CreateApiMcpServerBody,
+            {"name": "fuzz-base", "apis": [{"product": "Ram", "apiVersion": "2015-05-01", "selectors": ["Get*"]}]},
+        ),
     )
     document = httpx.get(f"{live_server_url}/api/openapi.json", timeout=30).json()
     schema = schemathesis.openapi.from_dict(document)

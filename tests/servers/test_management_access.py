@@ -15,6 +15,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from oauth.services import policy_create
 from servers.models import McpServer
+from servers.schemas import CreateApiMcpServerBody, parse_body
 from servers.services import server_create
 
 BASE = {"name": "ram-tools", "apis": [{"product": "Ram", "apiVersion": "2015-05-01", "selectors": ["GetUser"]}]}
@@ -35,7 +36,7 @@ def session(user, csrf_checks=False):
 
 @pytest.fixture
 def server(alice, catalog):
-    return server_create(account=alice.account, user=alice, data=BASE)
+    return server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE))
 
 
 def bearer(user, scope="openapiexplorer", *, expires_in=3600, resource=None):
@@ -113,7 +114,9 @@ def test_an_explicit_deny_names_the_policy(server, alice):
 
 
 def test_resource_scoped_policies_apply_per_server(server, alice, bob, catalog):
-    other = server_create(account=alice.account, user=alice, data={**BASE, "name": "other"})
+    other = server_create(
+        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, {**BASE, "name": "other"})
+    )
     scoped = policy_create(
         account=alice.account,
         name="EditOne",

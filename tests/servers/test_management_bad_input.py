@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from servers.models import IdempotencyRecord, McpServer
+from servers.schemas import CreateApiMcpServerBody, parse_body
 from servers.services import server_create
 
 RAM = {"product": "Ram", "apiVersion": "2015-05-01", "selectors": ["GetUser"]}
@@ -234,7 +235,9 @@ def test_missing_or_empty_id(api):
 
 
 def test_a_refused_update_changes_nothing(api, alice):
-    server = server_create(account=alice.account, user=alice, data={**BASE, "description": "kept"})
+    server = server_create(
+        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, {**BASE, "description": "kept"})
+    )
     before = McpServer.objects.filter(pk=server.pk).values().get()
     for body in (
         {"description": "new", "systemTools": ["Nope"]},
@@ -284,7 +287,7 @@ def test_concurrent_service_calls_rely_on_the_unique_constraint(alice, catalog, 
     def attempt():
         try:
             barrier.wait()
-            server_create(account=alice.account, user=alice, data=BASE)
+            server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE))
             outcomes.append("created")
         except ApiError as exc:
             outcomes.append(exc.code)

@@ -20,6 +20,7 @@ from django.test import Client
 from oauth import acs3
 from runtime.models import AuditEvent
 from servers.models import IdempotencyRecord, McpServer
+from servers.schemas import CreateApiMcpServerBody, parse_body
 from servers.services import server_create
 
 RAM = {"product": "Ram", "apiVersion": "2015-05-01", "selectors": ["GetUser"]}
@@ -93,7 +94,9 @@ def test_nul_surrogates_and_non_finite_numbers_in_a_body_are_refused(api, raw, m
 
 
 def test_a_nul_in_an_update_body_changes_nothing(api, alice):
-    server = server_create(account=alice.account, user=alice, data={**BASE, "description": "kept"})
+    server = server_create(
+        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, {**BASE, "description": "kept"})
+    )
     before = state()
     response = send(api, "PATCH", "/apimcpserver", {"id": server.pk}, raw='{"description": "new\\u0000"}')
     assert_refused(response, before, code="InvalidParameter", message="body.description contains a NUL")
@@ -253,7 +256,7 @@ def test_skip_is_an_int32(api, path, skip):
 
 
 def test_the_largest_skip_is_an_empty_page(api, alice):
-    server_create(account=alice.account, user=alice, data=BASE)
+    server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE))
     response = send(api, "GET", "/apimcpservers", {"skip": "2147483647"})
     assert (response.status_code, response.json()["apiMcpServers"], response.json()["totalCount"]) == (200, [], 1)
 
@@ -268,7 +271,7 @@ def test_times_that_leave_the_calendar_in_utc_are_refused(api, name, value):
 
 
 def test_the_calendar_edges_are_accepted(api, alice):
-    server_create(account=alice.account, user=alice, data=BASE)
+    server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE))
     early = send(api, "GET", "/apimcpservers", {"createTime": "0001-01-01T00:00:00Z"}).json()
     late = send(api, "GET", "/apimcpservers", {"createTime": "9999-12-31T23:59:59+14:00"}).json()
     assert (early["totalCount"], late["totalCount"]) == (1, 0)
@@ -279,7 +282,9 @@ def test_the_calendar_edges_are_accepted(api, alice):
 
 def test_an_integrity_error_that_is_not_the_name_is_not_reported_as_exists_name(api, alice, charlie, monkeypatch):
     """Two random 20-character ids never collide here, so the id generator is made to repeat one."""
-    taken = server_create(account=charlie.account, user=charlie, data={**BASE, "name": "other"})
+    taken = server_create(
+        account=charlie.account, user=charlie, body=parse_body(CreateApiMcpServerBody, {**BASE, "name": "other"})
+    )
     monkeypatch.setattr(McpServer._meta.get_field("id"), "_get_default", lambda: taken.pk)
     before = state()
     response = send(api, "POST", "/apimcpserver", body=BASE)
@@ -288,7 +293,7 @@ def test_an_integrity_error_that_is_not_the_name_is_not_reported_as_exists_name(
 
 
 def test_the_name_is_reported_when_it_is_the_cause(api, alice):
-    server_create(account=alice.account, user=alice, data=BASE)
+    server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE))
     before = state()
     assert_refused(send(api, "POST", "/apimcpserver", body=BASE), before, status=409, code="Exists.Name", message="")
 
@@ -319,7 +324,9 @@ def audit_refuses_inserts(db):
 def test_a_success_whose_audit_event_cannot_be_written_is_rolled_back_and_answered_500(
     api, alice, audit_refuses_inserts
 ):
-    server = server_create(account=alice.account, user=alice, data={**BASE, "name": "kept"})
+    server = server_create(
+        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, {**BASE, "name": "kept"})
+    )
     before = state()
     for method, params, body in (
         ("POST", None, {**BASE, "clientToken": "t-1"}),
@@ -333,7 +340,7 @@ def test_a_success_whose_audit_event_cannot_be_written_is_rolled_back_and_answer
 
 
 def test_a_successful_write_and_its_event_are_both_there(api, alice):
-    server = server_create(account=alice.account, user=alice, data=BASE)
+    server = server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE))
     response = send(api, "DELETE", "/apimcpserver", {"id": server.pk})
     assert response.status_code == 200
     event = AuditEvent.objects.get(request_id=response.json()["requestId"])
@@ -370,7 +377,7 @@ def signed_send(client, method, path, *, query=(), body=b"", content_type=None):
 
 
 def test_delete_with_a_nul_in_the_query_deletes_nothing_and_is_audited(alice, catalog, signed_client):
-    server = server_create(account=alice.account, user=alice, data=BASE)
+    server = server_create(account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE))
     response = signed_send(signed_client(alice), "DELETE", "/apimcpserver", query=[("id", server.pk), ("z", "\x00")])
     payload = response.json()
     assert (response.status_code, payload["code"]) == (400, "InvalidParameter"), payload

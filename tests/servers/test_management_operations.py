@@ -269,6 +269,7 @@ def test_concurrent_creates_with_one_client_token_make_one_server(alice, catalog
     from django.db import connection
 
     from servers.idempotency import run_idempotent
+    from servers.schemas import CreateApiMcpServerBody, parse_body
     from servers.services import server_create
 
     barrier = threading.Barrier(4)
@@ -282,7 +283,11 @@ def test_concurrent_creates_with_one_client_token_make_one_server(alice, catalog
                 operation="CreateApiMcpServer",
                 client_token="same-token",
                 payload=BASE,
-                work=lambda: {"id": server_create(account=alice.account, user=alice, data=BASE).id},
+                work=lambda: {
+                    "id": server_create(
+                        account=alice.account, user=alice, body=parse_body(CreateApiMcpServerBody, BASE)
+                    ).id
+                },
             )
             answers.append(body["id"])
         finally:

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from oauth.models import Account, User
 from oauth.services import account_create, user_create
 from servers.models import McpServer
+from servers.schemas import CreateApiMcpServerBody, parse_body
 from servers.selectors import server_to_dict
 from servers.services import server_create
 from servers.system_servers import management_catalog_ensure, system_servers_ensure
@@ -110,4 +111,4 @@ def ensure_demo_server(account: Account, user: User) -> McpServer:
     existing = McpServer.objects.filter(account=account, name=DEMO_SERVER).first()
     if existing is not None:
         return existing
-    return server_create(account=account, user=user, data=demo_server_data())
+    return server_create(account=account, user=user, body=parse_body(CreateApiMcpServerBody, demo_server_data()))
