@@ -34,20 +34,22 @@ def use_pool(*, max_size: int, timeout: float) -> dict[str, Any] | None:
     """Replace this process's pool by one of `max_size` connections; returns the previous options.
 
     Every thread's connection shares the settings dict, and Django keeps one pool per alias for the
-    process, made on the next connection from the options then in the settings.
+    process, made on the next connection from the options then in the settings. The options change
+    first: a thread of the live server (the runtime's background checks) may connect at any moment,
+    and a pool it made between closing the old pool and changing the options would keep the old ones.
     """
     options = connection.settings_dict["OPTIONS"]
     previous = options.get("pool")
+    options["pool"] = {"min_size": 1, "max_size": max_size, "timeout": timeout}
     connection.close()
     connection.close_pool()
-    options["pool"] = {"min_size": 1, "max_size": max_size, "timeout": timeout}
     return previous
 
 
 def restore_pool(previous: dict[str, Any] | None) -> None:
+    connection.settings_dict["OPTIONS"]["pool"] = previous
     connection.close()
     connection.close_pool()
-    connection.settings_dict["OPTIONS"]["pool"] = previous
 
 
 @pytest.fixture
