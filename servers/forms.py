@@ -16,6 +16,7 @@ from django import forms
 from servers import json_input
 from servers.errors import ApiError
 from servers.schemas import CreateApiMcpServerBody, UpdateApiMcpServerBody, api_errors
+from servers.server_validation import check_apis
 from servers.system_tools import SYSTEM_TOOLS
 
 # `QueryTerraformTaskStatus` is added by the service when a server has an async Terraform tool.
@@ -165,7 +166,20 @@ class ServerForm(forms.Form):
         except pydantic.ValidationError as exc:
             for error in api_errors(exc.errors(include_url=False)):
                 self.add_api_error(error)
+            if "apis" not in self.errors:
+                # The services' catalog step would only run on the next submit: check the APIs
+                # against the catalog now (the same function), so every error shows at once.
+                self._check_apis(cleaned_apis=self.cleaned_data.get("apis") or [])
         return cleaned
+
+    def _check_apis(self, *, cleaned_apis: list[dict[str, Any]]) -> None:
+        from servers.selectors import CatalogView
+        from servers.services import field_limits
+
+        try:
+            check_apis(cleaned_apis, CatalogView(), field_limits())
+        except ApiError as error:
+            self.add_api_error(error)
 
     def to_api_data(self) -> dict[str, Any]:
         """The management API body for the fields this form manages (others stay unchanged on update)."""

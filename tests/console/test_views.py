@@ -160,6 +160,21 @@ def test_create_shows_every_field_error_of_one_submission(client: Client, alice:
     assert not McpServer.objects.filter(account=alice.account).exists()
 
 
+def test_an_unknown_product_is_reported_with_the_other_field_errors(
+    client: Client, alice: Any, demo_catalog: Any
+) -> None:
+    login(client, alice)
+    response = client.post(
+        "/servers/new/",
+        {"language": "EN_US", "public_access": "follow", "name": "9-Bad Name", "apis": "Nope 2024-01-01 List*"},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["name"][0].endswith("(InvalidParam.Name)")
+    assert "Nope" in errors["apis"][0] and errors["apis"][0].endswith("(InvalidParam.Apis.PopCode)")
+    assert not McpServer.objects.filter(account=alice.account).exists()
+
+
 def test_create_edit_and_delete(client: Client, alice: Any, demo_catalog: Any) -> None:
     login(client, alice)
     created = client.post(
