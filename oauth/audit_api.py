@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from oauth import access
 from oauth.audit import find_request_log, log_info
-from servers.api.common import authorize, ok
+from servers.api.common import authorize, ok, principal_account
 from servers.errors import ApiError
 from servers.schemas import ErrorResponse
 
@@ -33,10 +33,6 @@ MAX_REQUEST_ID = 200
 class RequestLogResponse(BaseModel):
     requestId: str
     logInfo: dict[str, Any] = Field(description="basicInfo, callerInfo, authenticationInfo, parameters, responses")
-
-
-def _account(request: HttpRequest) -> str:
-    return str(request.auth.account_id)  # type: ignore[attr-defined]
 
 
 def _log_request_id(value: str | None) -> str:
@@ -68,8 +64,8 @@ def _not_found() -> ApiError:
 )
 def get_request_log(request: HttpRequest, logRequestId: str | None = None) -> dict[str, Any]:
     rid = _log_request_id(logRequestId)
-    authorize(request, "GetRequestLog", access.account_resource(_account(request), f"requestlog/{rid}"))
-    event = find_request_log(account_id=_account(request), log_request_id=rid)
+    authorize(request, "GetRequestLog", access.account_resource(principal_account(request), f"requestlog/{rid}"))
+    event = find_request_log(account_id=principal_account(request), log_request_id=rid)
     if event is None:
         raise _not_found()
     return ok(request, {"logInfo": log_info(event)})
@@ -84,7 +80,7 @@ def get_request_log(request: HttpRequest, logRequestId: str | None = None) -> di
 def get_own_request_log(request: HttpRequest, logRequestId: str | None = None) -> dict[str, Any]:
     rid = _log_request_id(logRequestId)
     user = request.auth.user  # type: ignore[attr-defined]
-    event = find_request_log(account_id=_account(request), log_request_id=rid, user_id=user.pk)
+    event = find_request_log(account_id=principal_account(request), log_request_id=rid, user_id=user.pk)
     if event is None:
         raise _not_found()
     return ok(request, {"logInfo": log_info(event)})

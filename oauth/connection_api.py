@@ -27,17 +27,13 @@ from oauth.schemas import (
 )
 from oauth.selectors import account_user, connection_get, connection_to_dict, connections_for_account
 from oauth.services import connection_delete, connection_set
-from servers.api.common import authorize, ok
+from servers.api.common import authorize, ok, principal_account
 from servers.schemas import ErrorResponse
 
 router = Router(tags=["Connections (extension)"])
 ERRORS = {frozenset({400, 401, 403, 404}): ErrorResponse, 500: ErrorResponse}
 _CONFIG_KEYS = {wire: key for key, wire in CONFIG_WIRE.items()}
 _SECRET_KEYS = {wire: key for key, wire in SECRET_WIRE.items()}
-
-
-def _account(request: HttpRequest) -> str:
-    return str(request.auth.account_id)  # type: ignore[attr-defined]
 
 
 def _responses(success: Any) -> dict[Any, Any]:
@@ -51,8 +47,8 @@ def _responses(success: Any) -> dict[Any, Any]:
     response=_responses(ListConnectionsResponse),
 )
 def list_connections(request: HttpRequest) -> dict[str, Any]:
-    authorize(request, "ListConnections", access.connection_resource(_account(request)))
-    items = [connection_to_dict(c) for c in connections_for_account(_account(request))]
+    authorize(request, "ListConnections", access.connection_resource(principal_account(request)))
+    items = [connection_to_dict(c) for c in connections_for_account(principal_account(request))]
     return ok(request, {"totalCount": len(items), "connections": items})
 
 
@@ -63,8 +59,8 @@ def list_connections(request: HttpRequest) -> dict[str, Any]:
     response=_responses(GetConnectionResponse),
 )
 def get_connection(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
-    connection = connection_get(_account(request), id)
-    authorize(request, "GetConnection", access.connection_resource(_account(request), connection.product))
+    connection = connection_get(principal_account(request), id)
+    authorize(request, "GetConnection", access.connection_resource(principal_account(request), connection.product))
     return ok(request, connection_to_dict(connection))
 
 
@@ -77,7 +73,9 @@ def get_connection(request: HttpRequest, id: str | None = None) -> dict[str, Any
 def set_connection(request: HttpRequest, payload: SetConnectionBody) -> dict[str, Any]:
     body = payload.model_dump(exclude_unset=True, by_alias=True)
     product = body.get("product", "")
-    principal = authorize(request, "SetConnection", access.connection_resource(_account(request), product.strip()))
+    principal = authorize(
+        request, "SetConnection", access.connection_resource(principal_account(request), product.strip())
+    )
     user = account_user(principal.account_id, body["userName"]) if body.get("userName") else None
     connection, created = connection_set(
         account=principal.user.account,  # type: ignore[arg-type]
@@ -102,7 +100,7 @@ def set_connection(request: HttpRequest, payload: SetConnectionBody) -> dict[str
     response=_responses(RequestIdResponse),
 )
 def delete_connection(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
-    connection = connection_get(_account(request), id)
-    authorize(request, "DeleteConnection", access.connection_resource(_account(request), connection.product))
+    connection = connection_get(principal_account(request), id)
+    authorize(request, "DeleteConnection", access.connection_resource(principal_account(request), connection.product))
     connection_delete(connection=connection)
     return ok(request, {})

@@ -23,7 +23,7 @@ from oauth.networks import (
     network_update,
     networks_for_account,
 )
-from servers.api.common import authorize, ok
+from servers.api.common import authorize, ok, principal_account
 from servers.schemas import ErrorResponse
 
 router = Router(tags=["Networks (extension)"])
@@ -70,12 +70,8 @@ class NetworkRequestIdResponse(BaseModel):
     requestId: str
 
 
-def _account(request: HttpRequest) -> str:
-    return str(request.auth.account_id)  # type: ignore[attr-defined]
-
-
 def _resource(request: HttpRequest, network_id: str = "*") -> str:
-    return access.account_resource(_account(request), f"network/{network_id}")
+    return access.account_resource(principal_account(request), f"network/{network_id}")
 
 
 def _responses(success: Any) -> dict[Any, Any]:
@@ -90,7 +86,7 @@ def _responses(success: Any) -> dict[Any, Any]:
 )
 def list_networks(request: HttpRequest) -> dict[str, Any]:
     authorize(request, "ListNetworks", _resource(request))
-    items = [network_to_dict(n) for n in networks_for_account(_account(request))]
+    items = [network_to_dict(n) for n in networks_for_account(principal_account(request))]
     return ok(request, {"totalCount": len(items), "networks": items})
 
 
@@ -98,7 +94,7 @@ def list_networks(request: HttpRequest) -> dict[str, Any]:
     "/network", operation_id="GetNetwork", summary="Get a network (extension)", response=_responses(NetworkResponse)
 )
 def get_network(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
-    network = network_get(_account(request), id)
+    network = network_get(principal_account(request), id)
     authorize(request, "GetNetwork", _resource(request, network.id))
     return ok(request, network_to_dict(network))
 
@@ -127,7 +123,7 @@ def create_network(request: HttpRequest, payload: CreateNetworkBody) -> dict[str
     response=_responses(NetworkResponse),
 )
 def update_network(request: HttpRequest, payload: UpdateNetworkBody, id: str | None = None) -> dict[str, Any]:
-    network = network_get(_account(request), id)
+    network = network_get(principal_account(request), id)
     authorize(request, "UpdateNetwork", _resource(request, network.id))
     network = network_update(network=network, name=payload.name, cidrs=payload.cidrs, description=payload.description)
     return ok(request, network_to_dict(network))
@@ -140,7 +136,7 @@ def update_network(request: HttpRequest, payload: UpdateNetworkBody, id: str | N
     response=_responses(NetworkRequestIdResponse),
 )
 def delete_network(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
-    network = network_get(_account(request), id)
+    network = network_get(principal_account(request), id)
     authorize(request, "DeleteNetwork", _resource(request, network.id))
     network_delete(network=network)
     return ok(request, {})

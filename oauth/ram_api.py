@@ -29,7 +29,7 @@ from oauth.services import (
     role_delete,
     role_update,
 )
-from servers.api.common import authorize, ok
+from servers.api.common import authorize, ok, principal_account
 from servers.errors import ApiError
 from servers.schemas import ErrorResponse, RequestIdResponse
 from servers.selectors import iso_utc
@@ -42,12 +42,8 @@ def _responses(success: Any) -> dict[Any, Any]:
     return {200: success, **ERRORS}
 
 
-def _account(request: HttpRequest) -> str:
-    return str(request.auth.account_id)  # type: ignore[attr-defined]
-
-
 def _allow(request: HttpRequest, operation: str, kind: str, name: str = "*") -> Any:
-    return authorize(request, operation, access.ram_resource(_account(request), kind, name), product="ram")
+    return authorize(request, operation, access.ram_resource(principal_account(request), kind, name), product="ram")
 
 
 def _required(value: str | None, field: str, code: str) -> str:
@@ -179,7 +175,7 @@ def role_to_dict(role: Role) -> dict[str, Any]:
 def list_policies(request: HttpRequest) -> dict[str, Any]:
     """The account's policies, by name, with the users and roles each is attached to."""
     _allow(request, "ListPolicies", "policy")
-    items = [policy_to_dict(p) for p in policies_for_account(_account(request))]
+    items = [policy_to_dict(p) for p in policies_for_account(principal_account(request))]
     return ok(request, {"totalCount": len(items), "policies": items})
 
 
@@ -187,7 +183,7 @@ def list_policies(request: HttpRequest) -> dict[str, Any]:
 def get_policy(request: HttpRequest, policyName: str | None = None) -> dict[str, Any]:
     name = _required(policyName, "policyName", "PolicyName")
     _allow(request, "GetPolicy", "policy", name)
-    return ok(request, policy_to_dict(policy_get(account_id=_account(request), name=name)))
+    return ok(request, policy_to_dict(policy_get(account_id=principal_account(request), name=name)))
 
 
 @router.post("/ram/policy", operation_id="CreatePolicy", response=_responses(PolicyResponse))
@@ -208,7 +204,7 @@ def update_policy(request: HttpRequest, payload: UpdatePolicyBody, policyName: s
     name = _required(policyName, "policyName", "PolicyName")
     _allow(request, "UpdatePolicy", "policy", name)
     policy = policy_update(
-        policy=policy_get(account_id=_account(request), name=name),
+        policy=policy_get(account_id=principal_account(request), name=name),
         document=_document(payload.policyDocument) if payload.policyDocument is not None else None,
         description=payload.description,
     )
@@ -219,14 +215,14 @@ def update_policy(request: HttpRequest, payload: UpdatePolicyBody, policyName: s
 def delete_policy(request: HttpRequest, policyName: str | None = None) -> dict[str, Any]:
     name = _required(policyName, "policyName", "PolicyName")
     _allow(request, "DeletePolicy", "policy", name)
-    policy_delete(policy=policy_get(account_id=_account(request), name=name))
+    policy_delete(policy=policy_get(account_id=principal_account(request), name=name))
     return ok(request, {})
 
 
 @router.post("/ram/attachPolicyToUser", operation_id="AttachPolicyToUser", response=_responses(RequestIdResponse))
 def attach_policy_to_user(request: HttpRequest, payload: UserPolicyBody) -> dict[str, Any]:
     _allow(request, "AttachPolicyToUser", "user", payload.userName)
-    account_id = _account(request)
+    account_id = principal_account(request)
     policy = policy_get(account_id=account_id, name=payload.policyName)
     policy_attach(policy=policy, user=user_get(account_id=account_id, username=payload.userName))
     return ok(request, {})
@@ -235,7 +231,7 @@ def attach_policy_to_user(request: HttpRequest, payload: UserPolicyBody) -> dict
 @router.post("/ram/detachPolicyFromUser", operation_id="DetachPolicyFromUser", response=_responses(RequestIdResponse))
 def detach_policy_from_user(request: HttpRequest, payload: UserPolicyBody) -> dict[str, Any]:
     _allow(request, "DetachPolicyFromUser", "user", payload.userName)
-    account_id = _account(request)
+    account_id = principal_account(request)
     policy = policy_get(account_id=account_id, name=payload.policyName)
     policy_detach(policy=policy, user=user_get(account_id=account_id, username=payload.userName))
     return ok(request, {})
@@ -244,7 +240,7 @@ def detach_policy_from_user(request: HttpRequest, payload: UserPolicyBody) -> di
 @router.post("/ram/attachPolicyToRole", operation_id="AttachPolicyToRole", response=_responses(RequestIdResponse))
 def attach_policy_to_role(request: HttpRequest, payload: RolePolicyBody) -> dict[str, Any]:
     _allow(request, "AttachPolicyToRole", "role", payload.roleName)
-    account_id = _account(request)
+    account_id = principal_account(request)
     policy = policy_get(account_id=account_id, name=payload.policyName)
     policy_attach(policy=policy, role=role_get(account_id=account_id, name=payload.roleName))
     return ok(request, {})
@@ -253,7 +249,7 @@ def attach_policy_to_role(request: HttpRequest, payload: RolePolicyBody) -> dict
 @router.post("/ram/detachPolicyFromRole", operation_id="DetachPolicyFromRole", response=_responses(RequestIdResponse))
 def detach_policy_from_role(request: HttpRequest, payload: RolePolicyBody) -> dict[str, Any]:
     _allow(request, "DetachPolicyFromRole", "role", payload.roleName)
-    account_id = _account(request)
+    account_id = principal_account(request)
     policy = policy_get(account_id=account_id, name=payload.policyName)
     policy_detach(policy=policy, role=role_get(account_id=account_id, name=payload.roleName))
     return ok(request, {})
@@ -265,7 +261,7 @@ def detach_policy_from_role(request: HttpRequest, payload: RolePolicyBody) -> di
 @router.get("/ram/roles", operation_id="ListRoles", response=_responses(ListRolesResponse))
 def list_roles(request: HttpRequest) -> dict[str, Any]:
     _allow(request, "ListRoles", "role")
-    items = [role_to_dict(r) for r in roles_for_account(_account(request))]
+    items = [role_to_dict(r) for r in roles_for_account(principal_account(request))]
     return ok(request, {"totalCount": len(items), "roles": items})
 
 
@@ -273,13 +269,13 @@ def list_roles(request: HttpRequest) -> dict[str, Any]:
 def get_role(request: HttpRequest, roleName: str | None = None) -> dict[str, Any]:
     name = _required(roleName, "roleName", "RoleName")
     _allow(request, "GetRole", "role", name)
-    return ok(request, role_to_dict(role_get(account_id=_account(request), name=name)))
+    return ok(request, role_to_dict(role_get(account_id=principal_account(request), name=name)))
 
 
 @router.post("/ram/role", operation_id="CreateRole", response=_responses(RoleResponse))
 def create_role(request: HttpRequest, payload: CreateRoleBody) -> dict[str, Any]:
     principal = _allow(request, "CreateRole", "role", payload.roleName)
-    account_id = _account(request)
+    account_id = principal_account(request)
     role = role_create(
         account=principal.user.account,
         name=payload.roleName,
@@ -295,7 +291,7 @@ def update_role(request: HttpRequest, payload: UpdateRoleBody, roleName: str | N
     name = _required(roleName, "roleName", "RoleName")
     _allow(request, "UpdateRole", "role", name)
     role = role_update(
-        role=role_get(account_id=_account(request), name=name),
+        role=role_get(account_id=principal_account(request), name=name),
         trusted_account_ids=payload.trustedAccountIds,
         description=payload.description,
     )
@@ -306,5 +302,5 @@ def update_role(request: HttpRequest, payload: UpdateRoleBody, roleName: str | N
 def delete_role(request: HttpRequest, roleName: str | None = None) -> dict[str, Any]:
     name = _required(roleName, "roleName", "RoleName")
     _allow(request, "DeleteRole", "role", name)
-    role_delete(role=role_get(account_id=_account(request), name=name))
+    role_delete(role=role_get(account_id=principal_account(request), name=name))
     return ok(request, {})

@@ -204,6 +204,11 @@ server_resource = access.server_resource
 account_resource = access.account_resource
 
 
+def principal_account(request: HttpRequest) -> str:
+    """The account id of the caller the gate authenticated (`request.auth`)."""
+    return str(cast(Principal, request.auth).account_id)  # type: ignore[attr-defined]
+
+
 # Rendering errors ------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 
-from servers.api.common import account_resource, authorize, ok, server_resource
+from servers.api.common import account_resource, authorize, ok, principal_account, server_resource
 from servers.errors import ApiError
 from servers.idempotency import check_client_token, run_idempotent
 from servers.pagination import check_max_results
@@ -290,7 +290,3 @@ def update_api_mcp_server_user_config(
     assert account is not None
     user_config_update(account=account, body=payload)
     return ok(request, {})
-
-
-def principal_account(request: HttpRequest) -> str:
-    return str(request.auth.account_id)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Router
 from pydantic import BaseModel, ConfigDict
 
-from servers.api.common import account_resource, authorize, ok
+from servers.api.common import account_resource, authorize, ok, principal_account
 from servers.catalog.selectors import (
     api_definition,
     api_definitions,
@@ -51,12 +51,8 @@ class ErrorCodeSolutionsResponse(BaseModel):
     solutions: list[Solution]
 
 
-def _account(request: HttpRequest) -> str:
-    return str(request.auth.user.account_id)  # type: ignore[attr-defined]
-
-
 def _authorize(request: HttpRequest, operation: str, product: str | None) -> None:
-    authorize(request, operation, account_resource(_account(request), f"product/{product or '*'}"))
+    authorize(request, operation, account_resource(principal_account(request), f"product/{product or '*'}"))
 
 
 # The same codes the API gives when a parameter is absent (servers.schemas.api_error_from_validation).
