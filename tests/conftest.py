@@ -6,6 +6,7 @@ alice: account admin; bob: same account, limited policy; charlie: another accoun
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -157,7 +158,7 @@ def free_port() -> int:
 
 
 class _ServerThread(threading.Thread):
-    def __init__(self, app: str, port: int) -> None:
+    def __init__(self, app: str, port: int, **config: Any) -> None:
         super().__init__(daemon=True)
         import uvicorn
 
@@ -169,6 +170,7 @@ class _ServerThread(threading.Thread):
                 log_level="warning",
                 lifespan="on",
                 http="runtime.fastpath.http_protocol:HttpToolsProtocol",
+                **config,
             )
         )
 
@@ -176,11 +178,11 @@ class _ServerThread(threading.Thread):
         self.server.run()
 
 
-@pytest.fixture
-def live_server_url(transactional_db: Any) -> Iterator[str]:
-    """Serve config.asgi:application with uvicorn on a free loopback port."""
+@contextlib.contextmanager
+def serving(app: str = "config.asgi:application", **config: Any) -> Iterator[str]:
+    """`app` under uvicorn (in a thread) on a free loopback port, with uvicorn `config` overrides."""
     port = free_port()
-    thread = _ServerThread("config.asgi:application", port)
+    thread = _ServerThread(app, port, **config)
     thread.start()
     deadline = time.monotonic() + 20
     while not thread.server.started:
@@ -192,6 +194,13 @@ def live_server_url(transactional_db: Any) -> Iterator[str]:
     finally:
         thread.server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def live_server_url(transactional_db: Any) -> Iterator[str]:
+    """Serve config.asgi:application with uvicorn on a free loopback port."""
+    with serving() as url:
+        yield url
 
 
 # Management API ------------------------------------------------------------------------------

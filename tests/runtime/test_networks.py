@@ -46,24 +46,10 @@ def live_server_url(transactional_db):
     """The live server as `make run` and docs/configuration.md run uvicorn: `--forwarded-allow-ips`
     lists TRUSTED_PROXIES only (none in tests), so uvicorn leaves `X-Forwarded-For` alone and the
     runtime alone decides whom to believe (uvicorn's default would believe loopback itself)."""
-    import time
+    from tests.conftest import serving
 
-    from tests.conftest import _ServerThread, free_port
-
-    port = free_port()
-    thread = _ServerThread("config.asgi:application", port)
-    thread.server.config.forwarded_allow_ips = ""
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not thread.server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        thread.server.should_exit = True
-        thread.join(10)
+    with serving(forwarded_allow_ips="") as url:
+        yield url
 
 
 @pytest.fixture
