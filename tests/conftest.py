@@ -7,11 +7,14 @@ alice: account admin; bob: same account, limited policy; charlie: another accoun
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,25 @@ def service_unavailable(what: str, reason: str) -> None:
 def pytest_report_header(config: Any) -> list[str]:
     db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     return [f"database: {db}; redis: {settings.REDIS_URL or 'not configured'}; REQUIRE_SERVICES={REQUIRE_SERVICES}"]
+
+
+def fresh_settings(expression: str, env: Mapping[str, str], *, drop: Callable[[str], bool]) -> tuple[int, str, Any]:
+    """`expression` (over `s`, the settings) as a fresh process derives it: its environment is this
+    one's without the variables `drop` names, plus `env`. (exit code, stderr, the value or None)."""
+    clean = {k: v for k, v in os.environ.items() if not drop(k)}
+    code = (
+        f"import json, django; django.setup(); from django.conf import settings as s; print(json.dumps({expression}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    value = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+    return done.returncode, done.stderr, value
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,9 @@ counted first, and the peak during the burst may exceed them by at most 4.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +22,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.conftest import service_unavailable
+from tests.conftest import fresh_settings, service_unavailable
 
 
 def use_pool(*, max_size: int, timeout: float) -> dict[str, Any] | None:
@@ -236,20 +231,12 @@ def test_requests_are_served_again_once_a_connection_is_free(live_server_url, po
 
 def database_settings(**env: str) -> dict[str, Any]:
     """The database settings a fresh process derives from `env` (no connection is made)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
-    code = (
-        "import json, django; django.setup(); from django.conf import settings as s; "
-        "d = s.DATABASES['default']; print(json.dumps({'pool': d['OPTIONS'].get('pool'), 'age': d['CONN_MAX_AGE']}))"
+    code, err, value = fresh_settings(
+        "{'pool': s.DATABASES['default']['OPTIONS'].get('pool'), 'age': s.DATABASES['default']['CONN_MAX_AGE']}",
+        env,
+        drop=lambda k: k.startswith("DB_"),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parents[2],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return {"rc": done.returncode, "err": done.stderr, **(json.loads(done.stdout) if done.returncode == 0 else {})}
+    return {"rc": code, "err": err, **(value or {})}
 
 
 def test_postgresql_gets_a_pool_sized_by_the_settings_and_no_persistent_connections():

@@ -3,7 +3,6 @@ Django's debug pages (technical 404/500) only for clients on loopback."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess
@@ -17,6 +16,7 @@ from django.test import Client
 from django.urls import include, path
 
 from config import keyfile
+from tests.conftest import fresh_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STRANGER = "203.0.113.7"
@@ -67,21 +67,13 @@ def test_an_unusable_key_file_stops_start_up_instead_of_being_replaced(tmp_path)
 
 
 def settings_in_a_new_process(**env: str) -> dict[str, Any]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG")}
-    code = (
-        "import json, django; django.setup(); from django.conf import settings as s; "
-        "print(json.dumps({'secret': s.SECRET_KEY, 'fernet': s.FIELD_ENCRYPTION_KEY}))"
+    code, err, value = fresh_settings(
+        "{'secret': s.SECRET_KEY, 'fernet': s.FIELD_ENCRYPTION_KEY}",
+        env,
+        drop=lambda k: k in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG"),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert code == 0, err
+    return dict(value)
 
 
 def test_without_secret_key_development_uses_the_key_in_var_across_restarts():

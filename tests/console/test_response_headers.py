@@ -4,10 +4,6 @@ console that works in Chromium under that CSP."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +11,7 @@ import pytest
 from django.test import Client
 
 from config.middleware import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
+from tests.conftest import fresh_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTPS_KEYS = (
@@ -31,21 +28,13 @@ HTTPS_KEYS = (
 
 def settings_for(**env: str) -> dict[str, Any]:
     """The cookie and https settings a fresh process derives from `env`."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_BASE_URL", "TRUSTED_PROXIES", "SECURE_COOKIES")}
-    code = (
-        "import json, django; django.setup(); from django.conf import settings as s; "
-        f"print(json.dumps({{k: getattr(s, k) for k in {list(HTTPS_KEYS)!r}}}))"
+    code, err, value = fresh_settings(
+        f"{{k: getattr(s, k) for k in {list(HTTPS_KEYS)!r}}}",
+        env,
+        drop=lambda k: k in ("PUBLIC_BASE_URL", "TRUSTED_PROXIES", "SECURE_COOKIES"),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert code == 0, err
+    return dict(value)
 
 
 @pytest.fixture(scope="module")
