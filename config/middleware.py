@@ -1,11 +1,19 @@
 """Middleware of the whole site: response headers, debug pages, the database pool's refusal, and
-the management API's error format where the framework answers first."""
+the management API's error format where the framework answers first.
+
+Each one works on the answer alone (no database, no I/O), so each serves both of Django's modes
+(`ResponseMiddleware`): under ASGI the whole chain stays async and only the view, and the hooks of
+Django's own middleware, run in the request's thread. A sync-only middleware would make Django wrap
+the rest of the chain in `async_to_sync` inside that thread, for every request.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -38,7 +46,32 @@ PERMISSIONS_POLICY = (
 )
 
 
-class SecurityHeaders:
+class ResponseMiddleware:
+    """A middleware that only looks at (or replaces) the answer, in Django's sync and async modes
+    alike: subclasses implement `respond`, which must not block."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self._respond_async(request)
+        return self.respond(request, self.get_response(request))
+
+    async def _respond_async(self, request: HttpRequest) -> HttpResponse:
+        return self.respond(request, await self.get_response(request))
+
+    def respond(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return response
+
+
+class SecurityHeaders(ResponseMiddleware):
     """Content-Security-Policy and Permissions-Policy on every answer, and `Cache-Control: no-store`
     on every answer to a signed-in browser (its request carries the session cookie, or the answer
     sets it), except static files and answers that set their own Cache-Control.
@@ -47,11 +80,7 @@ class SecurityHeaders:
     https) HSTS; XFrameOptionsMiddleware adds `X-Frame-Options: DENY`.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def respond(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not _debug_page(request, response):  # Django's debug pages use inline styles and scripts
             response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
@@ -71,18 +100,17 @@ def _debug_page(request: HttpRequest, response: HttpResponse) -> bool:
     )
 
 
-class DebugPagesOnLoopback:
+class DebugPagesOnLoopback(ResponseMiddleware):
     """With DEBUG on, a client that is not on loopback gets the production 404 page, not Django's
     technical one listing the URL patterns (errors: `config.debug.LoopbackExceptionReporter`)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    def respond(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return defaults.page_not_found(request, Http404()) if _unmatched_debug_404(request, response) else response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        # No URL matched (Resolver404, answered by Django's technical 404 under DEBUG): no view ran.
-        if response.status_code == 404 and request.resolver_match is None and _hide_debug(request):
-            return defaults.page_not_found(request, Http404())
+    async def _respond_async(self, request: HttpRequest) -> HttpResponse:
+        response = await self.get_response(request)
+        if _unmatched_debug_404(request, response):  # the page names the signed-in user: a database read
+            return await sync_to_async(defaults.page_not_found)(request, Http404())
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -91,18 +119,17 @@ class DebugPagesOnLoopback:
         return None
 
 
+def _unmatched_debug_404(request: HttpRequest, response: HttpResponse) -> bool:
+    """No URL matched (Resolver404, answered by Django's technical 404 under DEBUG): no view ran."""
+    return response.status_code == 404 and request.resolver_match is None and _hide_debug(request)
+
+
 def _hide_debug(request: HttpRequest) -> bool:
     return settings.DEBUG and not from_loopback(request)
 
 
-class DatabaseBusy:
+class DatabaseBusy(ResponseMiddleware):
     """No pooled database connection became free in time: a 503 JSON answer instead of an error page."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not database.pool_exhausted(exception):
@@ -115,14 +142,10 @@ class DatabaseBusy:
         return response
 
 
-class ManagementMethodNotAllowed:
+class ManagementMethodNotAllowed(ResponseMiddleware):
     """A wrong HTTP method on a management API path gets `{requestId, code, message}`, not plain text."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def respond(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         match = getattr(request, "resolver_match", None)
         if response.status_code != 405 or match is None or "mgmt" not in match.namespaces:
             return response
