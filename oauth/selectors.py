@@ -84,7 +84,7 @@ def connection_get(account_id: str, pk: int | str | None) -> Connection:
     if pk is None or pk == "":
         raise ApiError("Missing.Id", "Id is mandatory for this action.", field="id")
     connection = None
-    if str(pk).isdigit() and len(str(pk)) < 19:
+    if str(pk).isascii() and str(pk).isdigit() and len(str(pk)) < 19:
         connection = connections_for_account(account_id).filter(pk=int(pk)).first()
     if connection is None:
         raise ApiError("NotFound.Connection", f"Specified connection not found: {str(pk)[:40]}.", 404, field="id")

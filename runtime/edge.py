@@ -79,7 +79,7 @@ async def read_message(scope: Scope, receive: Receive, max_bytes: int) -> tuple[
             declared = value
     if not _content_type_ok(content_type):
         raise Rejected(415, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0

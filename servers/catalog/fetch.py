@@ -100,7 +100,7 @@ def fetch_url(url: str, limits: FetchLimits, *, transport: httpx.BaseTransport |
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise CatalogImportError("InvalidParam.Url", f"The description is larger than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
