@@ -7,8 +7,6 @@ every other request to Django.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from typing import Any
 
@@ -20,22 +18,10 @@ django_app = get_asgi_application()
 
 from runtime import asgi as mcp_runtime  # noqa: E402
 
-# The event loop wakes at least this often. Under a burst that takes every pooled database
-# connection, a request whose view had finished in its thread was seen, now and then, to resume only
-# when the loop next woke for something else (there, the other requests' pool timeouts, 120 s
-# later), holding its connection all along; a periodic wake-up bounds that wait (docs/security.md).
-LOOP_TICK_SECONDS = 0.05
-
-
-async def _tick() -> None:
-    while True:
-        await asyncio.sleep(LOOP_TICK_SECONDS)
-
 
 async def _lifespan(receive: Any, send: Any) -> None:
     message = await receive()
     assert message["type"] == "lifespan.startup"
-    ticker = asyncio.ensure_future(_tick())
     try:
         async with mcp_runtime.lifespan():
             await send({"type": "lifespan.startup.complete"})
@@ -44,10 +30,6 @@ async def _lifespan(receive: Any, send: Any) -> None:
     except BaseException as exc:  # report start-up failures to the server instead of hanging
         await send({"type": "lifespan.startup.failed", "message": repr(exc)})
         raise
-    finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
     await send({"type": "lifespan.shutdown.complete"})
 
 
