@@ -35,12 +35,19 @@ DEFAULTS: dict[str, int | bool] = {
     "MCP_UPSTREAM_TRUST_ENV": False,  # honour HTTP(S)_PROXY for upstream calls
     "MCP_AUDIT_QUEUE_SIZE": 10_000,
     "MCP_AUDIT_FLUSH_MS": 200,  # a batch smaller than 200 events waits this long for more before it is written
+    "MCP_DATA_THREADS": 8,  # threads for the runtime's database lookups (runtime.data), per process
     "MCP_FAST_PATH": True,  # stateless tools/list and tools/call without the SDK transport (runtime.fastpath.stateless)
 }
 
 # Settings that must be at least 1 (the rest of the integers must not be negative).
 _POSITIVE = frozenset(
-    {"MCP_SESSION_IDLE_SECONDS", "MCP_MAX_REQUEST_BYTES", "MCP_AUDIT_QUEUE_SIZE", "MCP_AUDIT_FLUSH_MS"}
+    {
+        "MCP_SESSION_IDLE_SECONDS",
+        "MCP_MAX_REQUEST_BYTES",
+        "MCP_AUDIT_QUEUE_SIZE",
+        "MCP_AUDIT_FLUSH_MS",
+        "MCP_DATA_THREADS",
+    }
 )
 
 _values: dict[str, int | bool] = {}

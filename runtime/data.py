@@ -1,8 +1,11 @@
 """The runtime's only door to the database: small async functions, called on cache misses.
 
-Each function runs its ORM work in a worker thread (`sync_to_async`, not thread-sensitive, so
-lookups do not queue behind each other) and closes that thread's connection afterwards, so no
-idle connection outlives the call. Nothing here is called per tool call once caches are warm.
+Each function runs its ORM work in one of the runtime's own lookup threads (`MCP_DATA_THREADS`,
+so lookups do not queue behind each other), which closes its connection afterwards, so no idle
+connection outlives the call (config.database.ConnectionClosingExecutor). They are not the event
+loop's default threads: under load lookups wait there for a connection, and Django needs the
+default threads to finish requests that hold one. Nothing here is called per tool call once
+caches are warm.
 """
 
 from __future__ import annotations
@@ -14,22 +17,25 @@ from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connections
+
+from config.database import ConnectionClosingExecutor
+from runtime import conf
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+@functools.cache
+def _lookup_threads() -> ConnectionClosingExecutor:
+    return ConnectionClosingExecutor(max_workers=int(conf.get("MCP_DATA_THREADS")), thread_name_prefix="mcp-data")
+
+
 def _in_thread(fn: Callable[P, R]) -> Callable[P, Any]:
     @functools.wraps(fn)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await sync_to_async(fn, thread_sensitive=False, executor=_lookup_threads())(*args, **kwargs)
 
-    return sync_to_async(run, thread_sensitive=False)
+    return call
 
 
 # Servers -----------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ counted first, and the peak during the burst may exceed them by at most 4.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,13 +22,16 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from tests.conftest import fresh_settings, service_unavailable
 
 
-def use_pool(*, max_size: int, timeout: float) -> dict[str, Any] | None:
-    """Replace this process's pool by one of `max_size` connections; returns the previous options.
+@contextlib.contextmanager
+def pool_of(max_size: int, timeout: float) -> Iterator[None]:
+    """This process's pool replaced by one of `max_size` connections, and the previous one after.
 
     Every thread's connection shares the settings dict, and Django keeps one pool per alias for the
     process, made on the next connection from the options then in the settings. The options change
@@ -38,13 +43,12 @@ def use_pool(*, max_size: int, timeout: float) -> dict[str, Any] | None:
     options["pool"] = {"min_size": 1, "max_size": max_size, "timeout": timeout}
     connection.close()
     connection.close_pool()
-    return previous
-
-
-def restore_pool(previous: dict[str, Any] | None) -> None:
-    connection.settings_dict["OPTIONS"]["pool"] = previous
-    connection.close()
-    connection.close_pool()
+    try:
+        yield
+    finally:
+        options["pool"] = previous
+        connection.close()
+        connection.close_pool()
 
 
 @pytest.fixture
@@ -119,12 +123,11 @@ def pool_of_four(postgres: None, live_server_url: str) -> Iterator[tuple[int, in
     closed — connections that threads of earlier tests in this process (a browser scenario's, a
     finished live server's) took from it and never gave back; they are outside the new pool."""
     # A generous wait: the test measures the bound, and the machine may be busy.
-    previous = use_pool(max_size=4, timeout=120)
-    counter = SessionCounter()
-    left_over = counter.count()
-    counter.conn.close()
-    yield 4, left_over
-    restore_pool(previous)
+    with pool_of(4, timeout=120):
+        counter = SessionCounter()
+        left_over = counter.count()
+        counter.conn.close()
+        yield 4, left_over
 
 
 async def fire(requests: list[tuple[str, str, dict[str, str]]]) -> list[httpx.Response]:
@@ -164,13 +167,8 @@ def test_150_concurrent_requests_stay_within_the_pool(
     assert sessions.samples > 0
     size, left_over = pool_of_four
     assert 1 <= sessions.peak - left_over <= size, f"{sessions.peak} sessions, {left_over} of them from earlier tests"
-    failed = [r.text[:200] for r in responses if r.status_code >= 500 and r.status_code != 503][:3]
+    failed = [r.text[:200] for r in responses if r.status_code >= 500][:3]
     assert not failed, f"{failed}; the test database's sessions during the burst: {sessions.activity}"
-    if 503 in statuses:
-        pytest.xfail(
-            f"the known problem in docs/security.md (Database connections): {statuses.count(503)} of 150 requests "
-            f"got 503 after the pool wait; the test database's sessions during the burst: {sessions.activity}"
-        )
     assert statuses[:40] == [200] * 40
     assert {r.json()["code"] for r in responses[40:80]} == {"SignatureDoesNotMatch"}
     assert set(statuses[80:120]) == {401}
@@ -179,9 +177,8 @@ def test_150_concurrent_requests_stay_within_the_pool(
 
 @pytest.fixture
 def pool_of_one(postgres: None, live_server_url: str) -> Iterator[None]:
-    previous = use_pool(max_size=1, timeout=0.5)
-    yield
-    restore_pool(previous)
+    with pool_of(1, timeout=0.5):
+        yield
 
 
 def held_connection() -> None:
@@ -263,3 +260,99 @@ def test_contradictory_or_removed_database_settings_stop_start_up():
     assert too_small["rc"] != 0 and "DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE" in too_small["err"]
     removed = database_settings(DATABASE_URL=url, DB_CONN_MAX_AGE="60")
     assert removed["rc"] != 0 and "DB_CONN_MAX_AGE is gone" in removed["err"]
+
+
+def wait_for_waiters(at_least: int) -> int:
+    """Poll the pool until `at_least` requests wait for a connection and their number settles."""
+    pool = connection.pool
+    seen, settled_at = -1, time.monotonic()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        waiting = pool.get_stats()["requests_waiting"]
+        if waiting != seen:
+            seen, settled_at = waiting, time.monotonic()
+        elif waiting >= at_least and time.monotonic() - settled_at > 0.5:
+            return waiting
+        time.sleep(0.02)
+    pytest.fail(f"{seen} requests waited for a connection, expected at least {at_least}")
+
+
+@pytest.fixture
+def pool_of_one_slow(postgres: None, live_server_url: str) -> Iterator[None]:
+    with pool_of(1, timeout=8):
+        yield
+
+
+@pytest.mark.services
+def test_a_refusal_holding_the_last_connection_is_not_stuck_behind_mcp_lookups(live_server_url, pool_of_one_slow):
+    """A refused management request logs its 4xx in a worker thread while its request thread still
+    holds a connection; MCP lookups waiting for that connection must not occupy every such worker."""
+    held_connection()
+    answers: dict[str, httpx.Response] = {}
+
+    def get(name: str, method: str, url: str, headers: dict[str, str]) -> None:
+        answers[name] = httpx.request(method, url, headers=headers, timeout=60)
+
+    refused = threading.Thread(
+        target=get, args=("refused", "GET", f"{live_server_url}/apimcpservers", {"authorization": "Bearer nope"})
+    )
+    refused.start()
+    wait_for_waiters(1)  # the refused request is first in line for the connection
+    lookups = [
+        threading.Thread(
+            target=get,
+            args=(
+                f"mcp{i}",
+                "POST",
+                f"{live_server_url}/accounts/1/custom/x/id/{uuid.uuid4().hex[:16]}/mcp",
+                {"authorization": f"Bearer mcp_pat_{uuid.uuid4().hex}"},
+            ),
+        )
+        for i in range(40)
+    ]
+    for t in lookups:
+        t.start()
+    wait_for_waiters(2)
+    connection.close()  # the connection goes to the refused request
+    for t in [refused, *lookups]:
+        t.join(60)
+    assert answers["refused"].status_code == 401, answers["refused"].text
+    statuses = sorted(r.status_code for name, r in answers.items() if name != "refused")
+    assert len(statuses) == 40 and set(statuses) <= {401, 404}, statuses
+
+
+@pytest.fixture
+def pool_of_eight(postgres: None, live_server_url: str) -> Iterator[None]:
+    with pool_of(8, timeout=5):
+        yield
+
+
+def wait_for_all_connections_back() -> dict[str, int]:
+    """The pool's counts once every connection it made is back in it (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        stats = connection.pool.get_stats()
+        if stats["pool_available"] == stats["pool_size"] or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.02)
+
+
+@pytest.mark.services
+def test_error_pages_give_their_connections_back(live_server_url, pool_of_eight, alice):
+    """Django renders the page for an unknown URL in one of the event loop's default threads, and
+    naming the signed-in user there reads the session and the user: that thread's connection goes
+    back to the pool when the page is done (config.database.ConnectionClosingExecutor)."""
+    signed_in = Client()
+    signed_in.force_login(alice)
+    cookies = {settings.SESSION_COOKIE_NAME: signed_in.cookies[settings.SESSION_COOKIE_NAME].value}
+    connection.close()
+
+    async def unknown_pages() -> list[httpx.Response]:
+        async with httpx.AsyncClient(cookies=cookies, timeout=30) as client:
+            return await asyncio.gather(*(client.get(f"{live_server_url}/no-such-page-{i}/") for i in range(12)))
+
+    pages = asyncio.run(unknown_pages())
+    assert [p.status_code for p in pages] == [404] * 12
+    assert all(b"alice" in p.content for p in pages)
+    stats = wait_for_all_connections_back()
+    assert stats["pool_size"] >= 1 and stats["pool_available"] == stats["pool_size"], stats

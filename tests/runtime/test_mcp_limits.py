@@ -211,6 +211,7 @@ def test_a_session_stream_and_listen_streams_count(live_server_url, mcp, servers
     [
         ("MCP_SESSION_IDLE_SECONDS", 0, "at least 1"),
         ("MCP_MAX_REQUEST_BYTES", -1, "at least 1"),
+        ("MCP_DATA_THREADS", 0, "at least 1"),
         ("MCP_MAX_SESSIONS_PER_USER", -1, "at least 0"),
     ],
 )
