@@ -25,6 +25,7 @@ from servers.api import router as servers_router
 from servers.api.common import (
     ManagementAuth,
     ManagementParser,
+    declare_parameter,
     error_response,
     on_api_error,
     on_http_error,
@@ -43,6 +44,14 @@ class ManagementApi(NinjaAPI):
     The event of a success is written by `audit.in_transaction_with_audit`, inside the operation's
     transaction; an error answer's event is written here, after that transaction rolled back.
     """
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for param in operation.get("parameters", []):
+                    declare_parameter(param)
+        return schema
 
     @cached_property
     def _operation_ids(self) -> dict[tuple[str, str], str]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from oauth import access
 from oauth.audit import find_request_log, log_info
-from servers.api.common import authorize, ok, principal_account
+from servers.api.common import authorize, ok, principal_account, query
 from servers.errors import ApiError
 from servers.schemas import ErrorResponse
 
@@ -33,6 +33,12 @@ MAX_REQUEST_ID = 200
 class RequestLogResponse(BaseModel):
     requestId: str
     logInfo: dict[str, Any] = Field(description="basicInfo, callerInfo, authenticationInfo, parameters, responses")
+
+
+# Declared stricter than checked: printable ASCII with at least one character that is not a space.
+LOG_REQUEST_ID = query(
+    "The requestId of an earlier call", required=True, maxLength=MAX_REQUEST_ID, pattern="^ *[!-~][ -~]*$"
+)
 
 
 def _log_request_id(value: str | None) -> str:
@@ -62,7 +68,7 @@ def _not_found() -> ApiError:
     summary="The audit event behind a request id, for any user of the account",
     response={200: RequestLogResponse, **ERRORS},
 )
-def get_request_log(request: HttpRequest, logRequestId: str | None = None) -> dict[str, Any]:
+def get_request_log(request: HttpRequest, logRequestId: str | None = LOG_REQUEST_ID) -> dict[str, Any]:
     rid = _log_request_id(logRequestId)
     authorize(request, "GetRequestLog", access.account_resource(principal_account(request), f"requestlog/{rid}"))
     event = find_request_log(account_id=principal_account(request), log_request_id=rid)
@@ -77,7 +83,7 @@ def get_request_log(request: HttpRequest, logRequestId: str | None = None) -> di
     summary="The audit event behind one of the caller's own request ids",
     response={200: RequestLogResponse, **ERRORS},
 )
-def get_own_request_log(request: HttpRequest, logRequestId: str | None = None) -> dict[str, Any]:
+def get_own_request_log(request: HttpRequest, logRequestId: str | None = LOG_REQUEST_ID) -> dict[str, Any]:
     rid = _log_request_id(logRequestId)
     user = request.auth.user  # type: ignore[attr-defined]
     event = find_request_log(account_id=principal_account(request), log_request_id=rid, user_id=user.pk)

@@ -27,13 +27,16 @@ from oauth.schemas import (
 )
 from oauth.selectors import account_user, connection_get, connection_to_dict, connections_for_account
 from oauth.services import connection_delete, connection_set
-from servers.api.common import authorize, ok, principal_account
+from servers.api.common import authorize, ok, principal_account, query
 from servers.schemas import ErrorResponse
 
 router = Router(tags=["Connections (extension)"])
 ERRORS = {frozenset({400, 401, 403, 404}): ErrorResponse, 500: ErrorResponse}
 _CONFIG_KEYS = {wire: key for key, wire in CONFIG_WIRE.items()}
 _SECRET_KEYS = {wire: key for key, wire in SECRET_WIRE.items()}
+
+
+CONNECTION_ID = query("The connection's id", required=True, minLength=1)
 
 
 def _responses(success: Any) -> dict[Any, Any]:
@@ -58,7 +61,7 @@ def list_connections(request: HttpRequest) -> dict[str, Any]:
     summary="Get a connection, without its secrets (extension)",
     response=_responses(GetConnectionResponse),
 )
-def get_connection(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
+def get_connection(request: HttpRequest, id: str | None = CONNECTION_ID) -> dict[str, Any]:
     connection = connection_get(principal_account(request), id)
     authorize(request, "GetConnection", access.connection_resource(principal_account(request), connection.product))
     return ok(request, connection_to_dict(connection))
@@ -99,7 +102,7 @@ def set_connection(request: HttpRequest, payload: SetConnectionBody) -> dict[str
     summary="Delete a connection (extension)",
     response=_responses(RequestIdResponse),
 )
-def delete_connection(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
+def delete_connection(request: HttpRequest, id: str | None = CONNECTION_ID) -> dict[str, Any]:
     connection = connection_get(principal_account(request), id)
     authorize(request, "DeleteConnection", access.connection_resource(principal_account(request), connection.product))
     connection_delete(connection=connection)

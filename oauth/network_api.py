@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oauth import access
 from oauth.networks import (
+    MAX_CIDRS,
+    MAX_DESCRIPTION,
+    MAX_NAME,
     network_create,
     network_delete,
     network_get,
@@ -23,8 +26,9 @@ from oauth.networks import (
     network_update,
     networks_for_account,
 )
-from servers.api.common import authorize, ok, principal_account
-from servers.schemas import ErrorResponse
+from oauth.schemas import _opt
+from servers.api.common import authorize, ok, principal_account, query
+from servers.schemas import NO_NUL_RE, ErrorResponse
 
 router = Router(tags=["Networks (extension)"])
 ERRORS = {frozenset({400, 401, 403, 404, 409}): ErrorResponse, 500: ErrorResponse}
@@ -34,17 +38,36 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# Limits declared in the document (the services check them, with their own codes).
+_NAME: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": MAX_NAME,
+    "pattern": r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f\x85][^\x00-\x1f\x7f]*$",  # not blank, no controls
+}
+_CIDRS: dict[str, Any] = {
+    "minItems": 1,
+    "maxItems": MAX_CIDRS,
+    # Declared as addresses (an address is a network of one); networks such as 10.0.0.0/8 are accepted too.
+    "items": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+}
+_DESCRIPTION: dict[str, Any] = {"maxLength": MAX_DESCRIPTION, "pattern": NO_NUL_RE}
+NETWORK_ID = query("The network's id (vpc-…)", required=True, minLength=1)
+
+
 class CreateNetworkBody(_Input):
-    # Required, but checked by the service so that an absence is Missing.Name / Missing.Cidrs.
-    name: str | None = Field(default=None, description="Required. 1-128 characters, unique in the account")
-    cidrs: list[str] | None = Field(default=None, description='Required. 1-100 IP networks, e.g. ["10.0.0.0/8"]')
-    description: str = Field(default="", description="At most 1024 characters")
+    # Required, but checked by the service so that an absence is Missing.Name / Missing.Cidrs. As in
+    # servers/schemas.py, an optional field is absent or of its type, never null.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"required": ["name", "cidrs"]})
+
+    name: str = _opt("1-128 characters, unique in the account", **_NAME)
+    cidrs: list[str] = _opt('1-100 IP networks, e.g. ["10.0.0.0/8"]', **_CIDRS)
+    description: str = Field(default="", description="At most 1024 characters", json_schema_extra=_DESCRIPTION)
 
 
 class UpdateNetworkBody(_Input):
-    name: str | None = Field(default=None, description="A new name")
-    cidrs: list[str] | None = Field(default=None, description="Replaces the whole list")
-    description: str | None = None
+    name: str = _opt("A new name", **_NAME)
+    cidrs: list[str] = _opt("Replaces the whole list", **_CIDRS)
+    description: str = _opt(**_DESCRIPTION)
 
 
 class NetworkOut(BaseModel):
@@ -93,7 +116,7 @@ def list_networks(request: HttpRequest) -> dict[str, Any]:
 @router.get(
     "/network", operation_id="GetNetwork", summary="Get a network (extension)", response=_responses(NetworkResponse)
 )
-def get_network(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
+def get_network(request: HttpRequest, id: str | None = NETWORK_ID) -> dict[str, Any]:
     network = network_get(principal_account(request), id)
     authorize(request, "GetNetwork", _resource(request, network.id))
     return ok(request, network_to_dict(network))
@@ -122,7 +145,7 @@ def create_network(request: HttpRequest, payload: CreateNetworkBody) -> dict[str
     summary="Change a network's name, CIDRs or description (extension)",
     response=_responses(NetworkResponse),
 )
-def update_network(request: HttpRequest, payload: UpdateNetworkBody, id: str | None = None) -> dict[str, Any]:
+def update_network(request: HttpRequest, payload: UpdateNetworkBody, id: str | None = NETWORK_ID) -> dict[str, Any]:
     network = network_get(principal_account(request), id)
     authorize(request, "UpdateNetwork", _resource(request, network.id))
     network = network_update(network=network, name=payload.name, cidrs=payload.cidrs, description=payload.description)
@@ -135,7 +158,7 @@ def update_network(request: HttpRequest, payload: UpdateNetworkBody, id: str | N
     summary="Delete a network that no whitelist names (extension)",
     response=_responses(NetworkRequestIdResponse),
 )
-def delete_network(request: HttpRequest, id: str | None = None) -> dict[str, Any]:
+def delete_network(request: HttpRequest, id: str | None = NETWORK_ID) -> dict[str, Any]:
     network = network_get(principal_account(request), id)
     authorize(request, "DeleteNetwork", _resource(request, network.id))
     network_delete(network=network)

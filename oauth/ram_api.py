@@ -17,7 +17,8 @@ from ninja import Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from oauth import access
-from oauth.models import Policy, Role
+from oauth.models import ACCOUNT_ID_RE, POLICY_NAME_RE, ROLE_NAME_RE, Policy, Role
+from oauth.schemas import _opt
 from oauth.selectors import policies_for_account, policy_get, role_get, roles_for_account, user_get
 from oauth.services import (
     policy_attach,
@@ -29,9 +30,9 @@ from oauth.services import (
     role_delete,
     role_update,
 )
-from servers.api.common import authorize, ok, principal_account
+from servers.api.common import authorize, ok, principal_account, query
 from servers.errors import ApiError
-from servers.schemas import ErrorResponse, RequestIdResponse
+from servers.schemas import NO_NUL_RE, ErrorResponse, RequestIdResponse
 from servers.selectors import iso_utc
 
 router = Router(tags=["Policies and roles (extension)"])
@@ -68,39 +69,56 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# Limits declared in the document (the services check them, with their own codes).
+_POLICY_NAME: dict[str, Any] = {"pattern": f"^{POLICY_NAME_RE.pattern}$"}
+_ROLE_NAME: dict[str, Any] = {"pattern": f"^{ROLE_NAME_RE.pattern}$"}
+_DESCRIPTION: dict[str, Any] = {"maxLength": 1024, "pattern": NO_NUL_RE}
+_NAME: dict[str, Any] = {"pattern": NO_NUL_RE}  # of something that exists (looked up)
+_NAMES: dict[str, Any] = {"items": {"type": "string", "pattern": NO_NUL_RE}}
+_TRUSTED: dict[str, Any] = {"maxItems": 100, "items": {"type": "string", "pattern": f"^{ACCOUNT_ID_RE.pattern}$"}}
+POLICY_NAME = query("The policy's name", required=True, minLength=1)
+ROLE_NAME = query("The role's name", required=True, minLength=1)
+
+
 class CreatePolicyBody(_Input):
-    policyName: str = Field(description="1-128 of A-Z a-z 0-9 . _ -, unique in the account")
+    policyName: str = Field(
+        description="1-128 of A-Z a-z 0-9 . _ -, unique in the account", json_schema_extra=_POLICY_NAME
+    )
     policyDocument: dict[str, Any] | str = Field(
         description='{"Version": "1", "Statement": [...]}, object or JSON text'
     )
-    description: str = ""
+    description: str = Field(default="", json_schema_extra=_DESCRIPTION)
 
 
 class UpdatePolicyBody(_Input):
-    policyDocument: dict[str, Any] | str | None = Field(default=None, description="Replaces the document")
-    description: str | None = None
+    policyDocument: dict[str, Any] | str = _opt("Replaces the document")
+    description: str = _opt(**_DESCRIPTION)
 
 
 class CreateRoleBody(_Input):
-    roleName: str = Field(description="1-64 of A-Z a-z 0-9 . -, unique in the account")
-    trustedAccountIds: list[str] = Field(description="Accounts whose users may assume the role")
-    description: str = ""
-    policyNames: list[str] = Field(default_factory=list, description="Policies of the account to attach")
+    roleName: str = Field(description="1-64 of A-Z a-z 0-9 . -, unique in the account", json_schema_extra=_ROLE_NAME)
+    trustedAccountIds: list[str] = Field(
+        description="Accounts whose users may assume the role (not the role's own)", json_schema_extra=_TRUSTED
+    )
+    description: str = Field(default="", json_schema_extra=_DESCRIPTION)
+    policyNames: list[str] = Field(
+        default_factory=list, description="Policies of the account to attach", json_schema_extra=_NAMES
+    )
 
 
 class UpdateRoleBody(_Input):
-    trustedAccountIds: list[str] | None = Field(default=None, description="Replaces the list")
-    description: str | None = None
+    trustedAccountIds: list[str] = _opt("Replaces the list", **_TRUSTED)
+    description: str = _opt(**_DESCRIPTION)
 
 
 class UserPolicyBody(_Input):
-    policyName: str
-    userName: str
+    policyName: str = Field(json_schema_extra=_NAME)
+    userName: str = Field(json_schema_extra=_NAME)
 
 
 class RolePolicyBody(_Input):
-    policyName: str
-    roleName: str
+    policyName: str = Field(json_schema_extra=_NAME)
+    roleName: str = Field(json_schema_extra=_NAME)
 
 
 class PolicyOut(BaseModel):
@@ -180,7 +198,7 @@ def list_policies(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.get("/ram/policy", operation_id="GetPolicy", response=_responses(PolicyResponse))
-def get_policy(request: HttpRequest, policyName: str | None = None) -> dict[str, Any]:
+def get_policy(request: HttpRequest, policyName: str | None = POLICY_NAME) -> dict[str, Any]:
     name = _required(policyName, "policyName", "PolicyName")
     _allow(request, "GetPolicy", "policy", name)
     return ok(request, policy_to_dict(policy_get(account_id=principal_account(request), name=name)))
@@ -199,7 +217,9 @@ def create_policy(request: HttpRequest, payload: CreatePolicyBody) -> dict[str, 
 
 
 @router.patch("/ram/policy", operation_id="UpdatePolicy", response=_responses(PolicyResponse))
-def update_policy(request: HttpRequest, payload: UpdatePolicyBody, policyName: str | None = None) -> dict[str, Any]:
+def update_policy(
+    request: HttpRequest, payload: UpdatePolicyBody, policyName: str | None = POLICY_NAME
+) -> dict[str, Any]:
     """Replace the document and/or the description; the change applies to every user and role it is attached to."""
     name = _required(policyName, "policyName", "PolicyName")
     _allow(request, "UpdatePolicy", "policy", name)
@@ -212,7 +232,7 @@ def update_policy(request: HttpRequest, payload: UpdatePolicyBody, policyName: s
 
 
 @router.delete("/ram/policy", operation_id="DeletePolicy", response=_responses(RequestIdResponse))
-def delete_policy(request: HttpRequest, policyName: str | None = None) -> dict[str, Any]:
+def delete_policy(request: HttpRequest, policyName: str | None = POLICY_NAME) -> dict[str, Any]:
     name = _required(policyName, "policyName", "PolicyName")
     _allow(request, "DeletePolicy", "policy", name)
     policy_delete(policy=policy_get(account_id=principal_account(request), name=name))
@@ -266,7 +286,7 @@ def list_roles(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.get("/ram/role", operation_id="GetRole", response=_responses(RoleResponse))
-def get_role(request: HttpRequest, roleName: str | None = None) -> dict[str, Any]:
+def get_role(request: HttpRequest, roleName: str | None = ROLE_NAME) -> dict[str, Any]:
     name = _required(roleName, "roleName", "RoleName")
     _allow(request, "GetRole", "role", name)
     return ok(request, role_to_dict(role_get(account_id=principal_account(request), name=name)))
@@ -287,7 +307,7 @@ def create_role(request: HttpRequest, payload: CreateRoleBody) -> dict[str, Any]
 
 
 @router.patch("/ram/role", operation_id="UpdateRole", response=_responses(RoleResponse))
-def update_role(request: HttpRequest, payload: UpdateRoleBody, roleName: str | None = None) -> dict[str, Any]:
+def update_role(request: HttpRequest, payload: UpdateRoleBody, roleName: str | None = ROLE_NAME) -> dict[str, Any]:
     name = _required(roleName, "roleName", "RoleName")
     _allow(request, "UpdateRole", "role", name)
     role = role_update(
@@ -299,7 +319,7 @@ def update_role(request: HttpRequest, payload: UpdateRoleBody, roleName: str | N
 
 
 @router.delete("/ram/role", operation_id="DeleteRole", response=_responses(RequestIdResponse))
-def delete_role(request: HttpRequest, roleName: str | None = None) -> dict[str, Any]:
+def delete_role(request: HttpRequest, roleName: str | None = ROLE_NAME) -> dict[str, Any]:
     name = _required(roleName, "roleName", "RoleName")
     _allow(request, "DeleteRole", "role", name)
     role_delete(role=role_get(account_id=principal_account(request), name=name))

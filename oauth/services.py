@@ -21,7 +21,7 @@ import re
 import secrets
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +44,7 @@ from oauth.models import (
 )
 from oauth.policy import ADMIN_POLICY, PolicyError, parse_policy
 from oauth.schemas import (
+    AUTH_SPECS,
     CONFIG_WIRE,
     HEADER_NAME_RE,
     MAX_CONFIG_LENGTH,
@@ -54,6 +55,7 @@ from oauth.schemas import (
     MIN_TIMEOUT_SECONDS,
     REGION_RE,
     SECRET_WIRE,
+    AuthSpec,
 )
 from oauth.selectors import stored_secrets
 from servers.catalog.naming import PRODUCT_CODE_RE
@@ -280,48 +282,6 @@ def personal_token_create(*, user: User, name: str = "", server_id: str = "") ->
 # Connections: validation -------------------------------------------------------------------------
 
 _CHOICES = {"in": ("header", "query"), "client_auth": ("basic", "post")}
-
-
-@dataclass(frozen=True)
-class AuthSpec:
-    """What one auth type uses. `identity`: config keys naming the credential its secrets belong to."""
-
-    config: tuple[str, ...] = ()
-    required_config: tuple[str, ...] = ()
-    secrets: tuple[str, ...] = ()
-    required_secrets: tuple[str, ...] = ()
-    defaults: Mapping[str, str] = field(default_factory=dict)
-    identity: tuple[str, ...] = ()
-
-
-AUTH_SPECS: dict[str, AuthSpec] = {
-    Connection.AUTH_NONE: AuthSpec(),
-    Connection.AUTH_ALIBABA_AK: AuthSpec(
-        config=("access_key_id",),
-        required_config=("access_key_id",),
-        secrets=("access_key_secret", "security_token"),
-        required_secrets=("access_key_secret",),
-        identity=("access_key_id",),
-    ),
-    Connection.AUTH_API_KEY: AuthSpec(
-        config=("name", "in", "prefix"),
-        secrets=("api_key",),
-        required_secrets=("api_key",),
-        defaults={"name": "X-Api-Key", "in": "header", "prefix": ""},
-    ),
-    Connection.AUTH_BEARER: AuthSpec(secrets=("token",), required_secrets=("token",)),
-    Connection.AUTH_BASIC: AuthSpec(
-        config=("username",), required_config=("username",), secrets=("password",), identity=("username",)
-    ),
-    Connection.AUTH_OAUTH2_CC: AuthSpec(
-        config=("token_url", "client_id", "scope", "client_auth"),
-        required_config=("token_url", "client_id"),
-        secrets=("client_secret",),
-        required_secrets=("client_secret",),
-        defaults={"scope": "", "client_auth": "basic"},
-        identity=("token_url", "client_id"),
-    ),
-}
 
 
 def _cap(wire: str) -> str:

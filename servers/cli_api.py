@@ -27,7 +27,7 @@ from servers.catalog.selectors import (
 from servers.cli import ApiCall, CliError, command_for
 from servers.errors import ApiError
 from servers.json_input import JsonInputError
-from servers.schemas import ErrorResponse
+from servers.schemas import NO_NUL_RE, NOT_BLANK_RE, ErrorResponse
 
 router = Router(tags=["Catalog"])
 OPERATION = "GenerateCLICommand"
@@ -42,8 +42,12 @@ _FIELDS = {
 _REQUIRED = ["product", "apiVersion", "api"]
 _FORM_SCHEMA = {
     "type": "object",
-    "properties": {name: {"type": kind, "description": text} for name, (kind, text) in _FIELDS.items()},
+    "properties": {
+        name: {"type": kind, "description": text, "pattern": NOT_BLANK_RE if name in _REQUIRED else NO_NUL_RE}
+        for name, (kind, text) in _FIELDS.items()
+    },
     "required": _REQUIRED,
+    "additionalProperties": False,  # other fields are ignored
 }
 _MANDATORY = {
     "product": ("InvalidParam.Product", "Product name is required and cannot be null or empty."),

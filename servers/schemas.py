@@ -65,8 +65,9 @@ DEFAULT_TERRAFORM_CODE_MAX_BYTES = 64 * 1024
 # Document-only patterns (JSON Schema, ECMA-262 syntax, anchored).
 TEXT_RE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # free text: tab, newline and CR are the only controls
 LINE_RE = r"^[^\x00-\x1f\x7f]*$"  # one line, no control characters
-TOKEN_RE = r"^[^\s\x00-\x1f\x7f]+$"  # no spaces, no control characters (globs, network ids)
+TOKEN_RE = r"^[^\s\x00-\x1f\x7f\x85]+$"  # no spaces (str.isspace: also NEL), no control characters
 NO_NUL_RE = r"^[^\x00]*$"  # any text but NUL, which no string of a request may hold (servers.json_input)
+NOT_BLANK_RE = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"  # not empty once str.strip()ped, no NUL
 
 
 def anchored(pattern: str) -> str:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from ninja import Query
 from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security.base import AuthBase
@@ -29,13 +30,49 @@ from servers import json_input
 from servers.api import audit
 from servers.errors import ApiError
 from servers.json_input import JsonInputError, check_name, check_text, shown
-from servers.schemas import api_error_from_validation
+from servers.schemas import NO_NUL_RE, api_error_from_validation
 
 logger = logging.getLogger("servers.api")
 
 API_VERSION = "2024-11-30"
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 INTERNAL_ERROR_MESSAGE = "The request has failed due to a temporary failure of the server."
+
+
+# Query parameters in the OpenAPI document -----------------------------------------------------
+
+_DOC_REQUIRED = "x-declared-required"
+
+
+def query(description: str = "", *, default: Any = None, required: bool = False, **schema: Any) -> Any:
+    """A query parameter with its limits declared in the OpenAPI document only (`minLength`,
+    `maximum`, `enum`…, the same as the operation's own checks, which keep their error codes; a
+    `None` keyword is left out). A string declares that it holds no NUL unless given a `pattern`.
+    `required`: listed as required in the document while the operation itself answers its absence
+    (`Missing.*`), as the management API does for every mandatory parameter.
+
+    The keywords go into the `json_schema_extra` dict that ninja's `Query` hands to pydantic
+    (tests/servers/test_field_validation.py fails loudly when they stop reaching the document).
+    """
+    param = Query(default, description=description)
+    extra = cast(dict[str, Any], param.json_schema_extra)
+    keywords = {"pattern": NO_NUL_RE, **schema} if "enum" not in schema else schema
+    extra.update({k: v for k, v in keywords.items() if v is not None})
+    if required:
+        extra[_DOC_REQUIRED] = True
+    return param
+
+
+def declare_parameter(param: dict[str, Any]) -> None:
+    """Finish one parameter of the document: `query(required=True)` lifted to the parameter, and an
+    optional parameter's `anyOf [T, null]` made `T` (a query string has no null)."""
+    schema = param["schema"]
+    if schema.pop(_DOC_REQUIRED, False):
+        param["required"] = True
+    choices = schema.get("anyOf")
+    if isinstance(choices, list) and len(choices) == 2 and {"type": "null"} in choices:
+        del schema["anyOf"]
+        schema.update(next(c for c in choices if c != {"type": "null"}))
 
 
 def request_id(request: HttpRequest) -> str:

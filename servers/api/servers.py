@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Router
 
-from servers.api.common import account_resource, authorize, ok, principal_account, server_resource
+from servers.api.common import account_resource, authorize, ok, principal_account, query, server_resource
 from servers.errors import ApiError
-from servers.idempotency import check_client_token, run_idempotent
-from servers.pagination import check_max_results
+from servers.idempotency import MAX_TOKEN_LENGTH, check_client_token, run_idempotent
+from servers.pagination import MAX_RESULTS_LIMIT, check_max_results
 from servers.schemas import (
     LANGUAGES,
     SOURCE_TYPES,
@@ -66,6 +66,16 @@ def _max_results(value: int | None) -> int:
 MAX_SKIP = 2**31 - 1  # skip is an int32 in the OpenAPIExplorer contract
 
 
+# The parameters several operations share, with their limits declared in the document.
+SERVER_ID = query("The server's id", default=..., minLength=1)
+CLIENT_TOKEN = query(
+    "Idempotency token: printable ASCII without spaces", maxLength=MAX_TOKEN_LENGTH, pattern="^[!-~]*$"
+)
+MAX_RESULTS = query(f"0-{MAX_RESULTS_LIMIT}, default 20", minimum=0, maximum=MAX_RESULTS_LIMIT, pattern=None)
+SKIP = query("Entries to skip on the first page", minimum=0, maximum=MAX_SKIP, pattern=None)
+NEXT_TOKEN = query("From the previous page's answer")
+
+
 def _skip(value: int | None) -> int:
     if value is not None and not 0 <= value <= MAX_SKIP:
         raise ApiError("InvalidParam.Skip", f"skip must be between 0 and {MAX_SKIP}, got {value}.", field="skip")
@@ -103,7 +113,10 @@ def create_api_mcp_server(request: HttpRequest, payload: CreateApiMcpServerBody)
     by_alias=True,
 )
 def update_api_mcp_server(
-    request: HttpRequest, payload: UpdateApiMcpServerBody, id: str, clientToken: str | None = None
+    request: HttpRequest,
+    payload: UpdateApiMcpServerBody,
+    id: str = SERVER_ID,
+    clientToken: str | None = CLIENT_TOKEN,
 ) -> dict[str, Any]:
     server_id = _required_id(id)
     principal = authorize(request, "UpdateApiMcpServer", server_resource(principal_account(request), server_id))
@@ -131,7 +144,7 @@ def update_api_mcp_server(
     response=_responses(GetApiMcpServerResponse),
     by_alias=True,
 )
-def get_api_mcp_server(request: HttpRequest, id: str) -> dict[str, Any]:
+def get_api_mcp_server(request: HttpRequest, id: str = SERVER_ID) -> dict[str, Any]:
     server_id = _required_id(id)
     principal = authorize(request, "GetApiMcpServer", server_resource(principal_account(request), server_id))
     return ok(request, server_to_dict(server_get_for_user(user=principal.user, server_id=server_id)))
@@ -144,7 +157,9 @@ def get_api_mcp_server(request: HttpRequest, id: str) -> dict[str, Any]:
     response=_responses(RequestIdResponse),
     by_alias=True,
 )
-def delete_api_mcp_server(request: HttpRequest, id: str, clientToken: str | None = None) -> dict[str, Any]:
+def delete_api_mcp_server(
+    request: HttpRequest, id: str = SERVER_ID, clientToken: str | None = CLIENT_TOKEN
+) -> dict[str, Any]:
     server_id = _required_id(id)
     principal = authorize(request, "DeleteApiMcpServer", server_resource(principal_account(request), server_id))
     token = check_client_token(clientToken)
@@ -173,16 +188,16 @@ def delete_api_mcp_server(request: HttpRequest, id: str, clientToken: str | None
 )
 def list_api_mcp_servers(
     request: HttpRequest,
-    id: str | None = None,
-    nextToken: str | None = None,
-    maxResults: int | None = Query(None, description="0-100, default 20"),  # noqa: B008
-    skip: int | None = Query(None, description="Entries to skip on the first page"),  # noqa: B008
-    description: str | None = None,
-    language: str | None = None,
-    createTime: str | None = Query(None, description="Created at or after (ISO-8601)"),  # noqa: B008
-    updateTime: str | None = Query(None, description="Updated at or after (ISO-8601)"),  # noqa: B008
-    sourceType: str | None = None,
-    keyword: str | None = Query(None, description="Fuzzy name or exact id"),  # noqa: B008
+    id: str | None = query("Only the server with this id"),  # noqa: B008
+    nextToken: str | None = NEXT_TOKEN,
+    maxResults: int | None = MAX_RESULTS,
+    skip: int | None = SKIP,
+    description: str | None = query("Servers whose description contains this"),  # noqa: B008
+    language: str | None = query("Servers of this language", enum=list(LANGUAGES)),  # noqa: B008
+    createTime: str | None = query("Created at or after (ISO-8601)", format="date-time"),  # noqa: B008
+    updateTime: str | None = query("Updated at or after (ISO-8601)", format="date-time"),  # noqa: B008
+    sourceType: str | None = query("custom or system", enum=list(SOURCE_TYPES)),  # noqa: B008
+    keyword: str | None = query("Fuzzy name or exact id"),  # noqa: B008
 ) -> dict[str, Any]:
     principal = authorize(request, "ListApiMcpServers", server_resource(principal_account(request)))
     limit = _max_results(maxResults)
@@ -227,9 +242,9 @@ def list_api_mcp_servers(
 )
 def list_api_mcp_server_system_tools(
     request: HttpRequest,
-    maxResults: int | None = Query(None, description="0-100, default 20"),  # noqa: B008
-    skip: int | None = None,
-    nextToken: str | None = None,
+    maxResults: int | None = MAX_RESULTS,
+    skip: int | None = SKIP,
+    nextToken: str | None = NEXT_TOKEN,
 ) -> dict[str, Any]:
     account_id = principal_account(request)
     authorize(request, "ListApiMcpServerSystemTools", account_resource(account_id, "mcpsystemtool/*"))

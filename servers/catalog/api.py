@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Router
 from pydantic import BaseModel, ConfigDict
 
-from servers.api.common import account_resource, authorize, ok, principal_account
+from servers.api.common import account_resource, authorize, ok, principal_account, query
 from servers.catalog.selectors import (
     api_definition,
     api_definitions,
@@ -23,11 +23,13 @@ from servers.catalog.selectors import (
     product_version_get,
 )
 from servers.errors import ApiError
-from servers.schemas import ErrorResponse
+from servers.schemas import NOT_BLANK_RE, ErrorResponse
 
 router = Router(tags=["Catalog"])
 ERRORS = {frozenset({400, 401, 403, 404}): ErrorResponse, 500: ErrorResponse}
 LANGUAGES = ("zh-CN", "en-US")
+PRODUCT = query("Product code, e.g. Ecs", default=..., pattern=NOT_BLANK_RE)
+API_VERSION = query("Product version, e.g. 2014-05-26", default=..., pattern=NOT_BLANK_RE)
 
 
 class OpenMetadata(BaseModel):
@@ -81,7 +83,7 @@ def _product_version(product: str, api_version: str) -> None:
     summary="The metadata of a product version (all its APIs)",
     response={200: OpenMetadata, **ERRORS},
 )
-def list_api_definitions(request: HttpRequest, product: str, apiVersion: str) -> Any:
+def list_api_definitions(request: HttpRequest, product: str = PRODUCT, apiVersion: str = API_VERSION) -> Any:
     product, version = _mandatory(product, "product"), _mandatory(apiVersion, "apiVersion")
     _authorize(request, "ListApiDefinitions", product)
     document = api_definitions(product, version)
@@ -97,7 +99,12 @@ def list_api_definitions(request: HttpRequest, product: str, apiVersion: str) ->
     summary="The metadata of one API",
     response={200: OpenMetadata, **ERRORS},
 )
-def get_api_definition(request: HttpRequest, product: str, apiVersion: str, api: str) -> Any:
+def get_api_definition(
+    request: HttpRequest,
+    product: str = PRODUCT,
+    apiVersion: str = API_VERSION,
+    api: str = query("API name, e.g. DescribeRegions", default=..., pattern=NOT_BLANK_RE),  # noqa: B008
+) -> Any:
     product, version = _mandatory(product, "product"), _mandatory(apiVersion, "apiVersion")
     name = _mandatory(api, "api")
     _authorize(request, "GetApiDefinition", product)
@@ -114,7 +121,7 @@ def get_api_definition(request: HttpRequest, product: str, apiVersion: str, api:
     summary="The region endpoints of a product",
     response={200: OpenMetadata, **ERRORS},
 )
-def get_product_endpoints(request: HttpRequest, product: str) -> Any:
+def get_product_endpoints(request: HttpRequest, product: str = PRODUCT) -> Any:
     product = _mandatory(product, "product")
     _authorize(request, "GetProductEndpoints", product)
     endpoints = product_endpoints(product)
@@ -131,10 +138,10 @@ def get_product_endpoints(request: HttpRequest, product: str) -> Any:
 )
 def get_error_code_solutions(
     request: HttpRequest,
-    errorCode: str,
-    errorMessage: str | None = None,
-    product: str | None = None,
-    acceptLanguage: str | None = None,
+    errorCode: str = query("The error code, e.g. InvalidParameter", default=..., pattern=NOT_BLANK_RE),  # noqa: B008
+    errorMessage: str | None = query("The error's message, to narrow the solutions"),  # noqa: B008
+    product: str | None = query("Product code"),  # noqa: B008
+    acceptLanguage: str | None = query("zh-CN or en-US (default)", enum=list(LANGUAGES)),  # noqa: B008
 ) -> Any:
     if not errorCode.strip():
         raise ApiError(

@@ -323,6 +323,44 @@ def test_the_document_declares_the_limits_validation_enforces(client: Client) ->
     assert (connection["readTimeout"]["minimum"], connection["readTimeout"]["maximum"]) == (0.1, 600)
 
 
+def parameters_of(document: dict[str, Any], method: str, path: str) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in document["paths"][path][method]["parameters"]}
+
+
+def test_the_document_declares_query_parameter_limits(client: Client) -> None:
+    """`servers.api.common.query` puts its keywords into ninja's `Query` (through the dict ninja
+    hands to pydantic): this fails when a new ninja stops carrying them into the document."""
+    document = client.get("/api/openapi.json").json()
+    listing = parameters_of(document, "get", "/apimcpservers")
+    max_results = listing["maxResults"]["schema"]
+    assert (max_results["type"], max_results["minimum"], max_results["maximum"]) == ("integer", 0, 100)
+    assert "pattern" not in max_results
+    assert (listing["skip"]["schema"]["minimum"], listing["skip"]["schema"]["maximum"]) == (0, 2**31 - 1)
+    assert listing["language"]["schema"]["enum"] == ["EN_US", "ZH_CN"]
+    assert listing["createTime"]["schema"]["format"] == "date-time"
+    assert listing["keyword"]["schema"]["pattern"] == "^[^\\x00]*$"  # no NUL, as in every string
+    assert not listing["keyword"]["required"] and "anyOf" not in listing["keyword"]["schema"]  # no null
+    network = parameters_of(document, "get", "/network")["id"]
+    assert network["required"] and network["schema"]["minLength"] == 1  # absent: Missing.Id, from the operation
+    token = parameters_of(document, "delete", "/apimcpserver")["clientToken"]["schema"]
+    assert (token["maxLength"], token["pattern"]) == (64, "^[!-~]*$")
+    solutions = parameters_of(document, "get", "/getErrorCodeSolutions")
+    assert solutions["acceptLanguage"]["schema"]["enum"] == ["zh-CN", "en-US"]
+
+
+def test_the_document_says_what_each_connection_auth_type_needs(client: Client) -> None:
+    document = client.get("/api/openapi.json").json()
+    body = schema_of(document, "SetConnectionBody")
+    branches = {b["properties"]["authType"]["const"]: b for b in body["oneOf"]}
+    assert set(branches) == {"none", "alibaba_ak", "api_key", "bearer", "basic", "oauth2_client_credentials"}
+    basic = branches["basic"]
+    assert basic["required"] == ["authConfig"]  # a password is optional
+    assert basic["properties"]["authConfig"]["required"] == ["username"]
+    assert basic["properties"]["authConfig"]["properties"]["tokenUrl"] == {"const": ""}  # another type's setting
+    assert branches["bearer"]["properties"]["secrets"]["required"] == ["token"]
+    assert "required" not in branches["none"]
+
+
 @pytest.mark.parametrize(
     "value, valid",
     [("abc", True), ("abc\n", False), ("_x-1", True), ("1abc", False), ("ab", False), ("a" * 65, False)],

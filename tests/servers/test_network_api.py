@@ -48,6 +48,15 @@ def test_alice_manages_networks_bob_reads_them_charlie_sees_none(signed_client, 
     assert not Network.objects.exists()
 
 
+def test_null_is_not_an_omitted_field(signed_client, alice):
+    """As everywhere in the management API (the document declares no null): null is the wrong type."""
+    api = signed_client(alice)
+    nid = api.request("POST", "/network", json_body={"name": "office", "cidrs": ["10.0.0.0/8"]}).json()["id"]
+    refused = api.request("PATCH", "/network", params={"id": nid}, json_body={"name": None})
+    assert (refused.status_code, refused.json()["code"]) == (400, "InvalidParam.Name"), refused.text
+    assert Network.objects.get(pk=nid).name == "office"
+
+
 def test_network_commands(alice):
     out = io.StringIO()
     call_command("set_network", "--account", alice.account_id, "--name", "vpn", "--cidr", "10.8.0.0/16", stdout=out)

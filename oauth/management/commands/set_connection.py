@@ -13,8 +13,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from oauth.models import Account, Connection, User
-from oauth.schemas import CONFIG_WIRE, SECRET_WIRE
-from oauth.services import AUTH_SPECS, connection_set
+from oauth.schemas import AUTH_SPECS, CONFIG_WIRE, SECRET_WIRE
+from oauth.services import connection_set
 from servers.errors import ApiError
 
 AUTH_CHOICES = {
