@@ -26,7 +26,7 @@ from oauth.networks import (
     network_update,
     networks_for_account,
 )
-from oauth.schemas import _opt
+from oauth.schemas import optional
 from servers.api.common import authorize, ok, principal_account, query
 from servers.schemas import NO_NUL_RE, ErrorResponse
 
@@ -59,15 +59,15 @@ class CreateNetworkBody(_Input):
     # servers/schemas.py, an optional field is absent or of its type, never null.
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"required": ["name", "cidrs"]})
 
-    name: str = _opt("1-128 characters, unique in the account", **_NAME)
-    cidrs: list[str] = _opt('1-100 IP networks, e.g. ["10.0.0.0/8"]', **_CIDRS)
+    name: str = optional("1-128 characters, unique in the account", **_NAME)
+    cidrs: list[str] = optional('1-100 IP networks, e.g. ["10.0.0.0/8"]', **_CIDRS)
     description: str = Field(default="", description="At most 1024 characters", json_schema_extra=_DESCRIPTION)
 
 
 class UpdateNetworkBody(_Input):
-    name: str = _opt("A new name", **_NAME)
-    cidrs: list[str] = _opt("Replaces the whole list", **_CIDRS)
-    description: str = _opt(**_DESCRIPTION)
+    name: str = optional("A new name", **_NAME)
+    cidrs: list[str] = optional("Replaces the whole list", **_CIDRS)
+    description: str = optional(**_DESCRIPTION)
 
 
 class NetworkOut(BaseModel):

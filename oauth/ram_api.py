@@ -10,17 +10,18 @@ permission learns nothing about what exists). A caller sees and changes only its
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Router
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from oauth import access
 from oauth.models import ACCOUNT_ID_RE, POLICY_NAME_RE, ROLE_NAME_RE, Policy, Role
-from oauth.schemas import _opt
+from oauth.schemas import optional
 from oauth.selectors import policies_for_account, policy_get, role_get, roles_for_account, user_get
 from oauth.services import (
+    MAX_RAM_DESCRIPTION,
     policy_attach,
     policy_create,
     policy_delete,
@@ -72,9 +73,11 @@ class _Input(BaseModel):
 # Limits declared in the document (the services check them, with their own codes).
 _POLICY_NAME: dict[str, Any] = {"pattern": f"^{POLICY_NAME_RE.pattern}$"}
 _ROLE_NAME: dict[str, Any] = {"pattern": f"^{ROLE_NAME_RE.pattern}$"}
-_DESCRIPTION: dict[str, Any] = {"maxLength": 1024, "pattern": NO_NUL_RE}
+_DESCRIPTION: dict[str, Any] = {"maxLength": MAX_RAM_DESCRIPTION, "pattern": NO_NUL_RE}
 _NAME: dict[str, Any] = {"pattern": NO_NUL_RE}  # of something that exists (looked up)
 _NAMES: dict[str, Any] = {"items": {"type": "string", "pattern": NO_NUL_RE}}
+# A policy document as an object, or as JSON text (which declares no NUL, like every string).
+PolicyDocument = dict[str, Any] | Annotated[str, WithJsonSchema({"type": "string", "pattern": NO_NUL_RE})]
 _TRUSTED: dict[str, Any] = {"maxItems": 100, "items": {"type": "string", "pattern": f"^{ACCOUNT_ID_RE.pattern}$"}}
 POLICY_NAME = query("The policy's name", required=True, minLength=1)
 ROLE_NAME = query("The role's name", required=True, minLength=1)
@@ -84,15 +87,13 @@ class CreatePolicyBody(_Input):
     policyName: str = Field(
         description="1-128 of A-Z a-z 0-9 . _ -, unique in the account", json_schema_extra=_POLICY_NAME
     )
-    policyDocument: dict[str, Any] | str = Field(
-        description='{"Version": "1", "Statement": [...]}, object or JSON text'
-    )
+    policyDocument: PolicyDocument = Field(description='{"Version": "1", "Statement": [...]}, object or JSON text')
     description: str = Field(default="", json_schema_extra=_DESCRIPTION)
 
 
 class UpdatePolicyBody(_Input):
-    policyDocument: dict[str, Any] | str = _opt("Replaces the document")
-    description: str = _opt(**_DESCRIPTION)
+    policyDocument: PolicyDocument = optional("Replaces the document")
+    description: str = optional(**_DESCRIPTION)
 
 
 class CreateRoleBody(_Input):
@@ -107,8 +108,8 @@ class CreateRoleBody(_Input):
 
 
 class UpdateRoleBody(_Input):
-    trustedAccountIds: list[str] = _opt("Replaces the list", **_TRUSTED)
-    description: str = _opt(**_DESCRIPTION)
+    trustedAccountIds: list[str] = optional("Replaces the list", **_TRUSTED)
+    description: str = optional(**_DESCRIPTION)
 
 
 class UserPolicyBody(_Input):

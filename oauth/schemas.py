@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oauth.models import Connection
 from servers.catalog.naming import PRODUCT_CODE_PATTERN
-from servers.schemas import LINE_RE, NOT_BLANK_RE, anchored
+from servers.schemas import LINE_RE, NO_NUL_RE, NOT_BLANK_RE, anchored
 
 REGION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # always fullmatch: `$` passes "x\n"
 HEADER_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")  # an HTTP token (RFC 9110)
@@ -122,7 +122,7 @@ def _parts(wire: Mapping[str, str], used: tuple[str, ...], required: tuple[str, 
     return part
 
 
-def _opt(description: str = "", alias: str | None = None, **schema: Any) -> Any:
+def optional(description: str = "", alias: str | None = None, **schema: Any) -> Any:
     """Optional; `schema`: JSON Schema keywords for the OpenAPI document only (the service validates)."""
     return Field(default=None, description=description, alias=alias, json_schema_extra=schema or None)
 
@@ -146,30 +146,30 @@ class _Input(BaseModel):
 class AuthConfigIn(_Input):
     """Non-secret settings; which ones apply depends on authType."""
 
-    accessKeyId: str = _opt("alibaba_ak", maxLength=128, pattern=r"^[^\s\x00-\x1f\x7f\x85]*$")
-    name: str = _opt(
+    accessKeyId: str = optional("alibaba_ak", maxLength=128, pattern=r"^[^\s\x00-\x1f\x7f\x85]*$")
+    name: str = optional(
         "api_key: header or query parameter name (default X-Api-Key)",
         maxLength=128,
         pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]*$",
     )
-    in_: str = _opt("api_key: header (default) or query", alias="in", enum=["header", "query"])
-    prefix: str = _opt('api_key: text before the key, e.g. "Token "', **_LINE)
-    username: str = _opt("basic", maxLength=MAX_CONFIG_LENGTH, pattern=r"^[^:\x00-\x1f\x7f]*$")
-    tokenUrl: str = _opt("oauth2_client_credentials", **_URL)
-    clientId: str = _opt("oauth2_client_credentials", **_LINE)
-    scope: str = _opt("oauth2_client_credentials", **_LINE)
-    clientAuth: str = _opt("oauth2_client_credentials: basic (default) or post", enum=["basic", "post"])
+    in_: str = optional("api_key: header (default) or query", alias="in", enum=["header", "query"])
+    prefix: str = optional('api_key: text before the key, e.g. "Token "', **_LINE)
+    username: str = optional("basic", maxLength=MAX_CONFIG_LENGTH, pattern=r"^[^:\x00-\x1f\x7f]*$")
+    tokenUrl: str = optional("oauth2_client_credentials", **_URL)
+    clientId: str = optional("oauth2_client_credentials", **_LINE)
+    scope: str = optional("oauth2_client_credentials", **_LINE)
+    clientAuth: str = optional("oauth2_client_credentials: basic (default) or post", enum=["basic", "post"])
 
 
 class SecretsIn(_Input):
     """Write-only. An absent or empty secret keeps the stored one (same credential only)."""
 
-    accessKeySecret: str = _opt("alibaba_ak", **_SECRET)
-    securityToken: str = _opt("alibaba_ak, temporary (STS) credentials", **_SECRET)
-    apiKey: str = _opt("api_key", **_SECRET)
-    token: str = _opt("bearer", **_SECRET)
-    password: str = _opt("basic", **_SECRET)
-    clientSecret: str = _opt("oauth2_client_credentials", **_SECRET)
+    accessKeySecret: str = optional("alibaba_ak", **_SECRET)
+    securityToken: str = optional("alibaba_ak, temporary (STS) credentials", **_SECRET)
+    apiKey: str = optional("api_key", **_SECRET)
+    token: str = optional("bearer", **_SECRET)
+    password: str = optional("basic", **_SECRET)
+    clientSecret: str = optional("oauth2_client_credentials", **_SECRET)
 
 
 class SetConnectionBody(_Input):
@@ -177,33 +177,35 @@ class SetConnectionBody(_Input):
     # validation-error mapping would call it Missing.PopCode, Alibaba's name for a server's API product).
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_by_auth_type)
 
-    product: str = _opt(
+    product: str = optional(
         "Required. Product code (1-64 of A-Z a-z 0-9 _ . -, starting with a letter)",
         pattern=r"^\s*" + PRODUCT_CODE_PATTERN + r"\s*$",
     )
-    userName: str = _opt(
-        "A user of the account: a connection for that user only (default: the whole account)", maxLength=150
+    userName: str = optional(
+        "A user of the account: a connection for that user only (default: the whole account)",
+        maxLength=150,
+        pattern=NO_NUL_RE,
     )
     authType: str = Field(
         description="none, alibaba_ak, api_key, bearer, basic or oauth2_client_credentials",
         json_schema_extra={"enum": [name for name, _ in Connection.AUTH_TYPES]},
     )
-    baseUrl: str = _opt(
+    baseUrl: str = optional(
         "http(s) URL overriding every endpoint of the product; link-local and metadata hosts are refused, "
         "loopback and private ones unless UPSTREAM_ALLOW_PRIVATE_URLS",
         **_URL,
     )
-    regionEndpoints: dict[str, str] = _opt(
+    regionEndpoints: dict[str, str] = optional(
         '{"cn-hangzhou": "https://…"}',
         maxProperties=MAX_REGIONS,
         propertyNames={"pattern": anchored(REGION_RE.pattern)},
         additionalProperties={"type": "string", **_URL},
     )
-    defaultRegion: str = _opt(pattern=f"^({REGION_RE.pattern})?$")
-    authConfig: AuthConfigIn = _opt()
-    secrets: SecretsIn = _opt()
-    connectTimeout: float = _opt(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
-    readTimeout: float = _opt(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
+    defaultRegion: str = optional(pattern=f"^({REGION_RE.pattern})?$")
+    authConfig: AuthConfigIn = optional()
+    secrets: SecretsIn = optional()
+    connectTimeout: float = optional(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
+    readTimeout: float = optional(f"Seconds, {MIN_TIMEOUT_SECONDS:g} to {MAX_TIMEOUT_SECONDS:g}", **_TIMEOUT)
 
 
 class ConnectionOut(BaseModel):

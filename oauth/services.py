@@ -85,9 +85,16 @@ def _check_document(document: Any, field: str = "policyDocument") -> None:
         raise ApiError("InvalidParam.PolicyDocument", f"{field}: {exc}", field=field) from None
 
 
+MAX_RAM_DESCRIPTION = 1024  # of a policy or a role
+
+
 def _check_description(description: str) -> str:
-    if len(description) > 1024:
-        raise ApiError("InvalidParam.Description", "description must be at most 1024 characters.", field="description")
+    if len(description) > MAX_RAM_DESCRIPTION:
+        raise ApiError(
+            "InvalidParam.Description",
+            f"description must be at most {MAX_RAM_DESCRIPTION} characters.",
+            field="description",
+        )
     return description
 
 

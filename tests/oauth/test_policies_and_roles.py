@@ -98,6 +98,20 @@ def test_bad_input_is_refused_precisely_and_writes_nothing(alice, charlie, path,
     assert (Policy.objects.count(), Role.objects.count(), charlie.policies.count()) == before
 
 
+@pytest.mark.parametrize(
+    "path, params, body, code",
+    [
+        ("/ram/policy", {"policyName": "AdministratorAccess"}, {"description": None}, "InvalidParam.Description"),
+        ("/ram/role", {"roleName": "taken"}, {"trustedAccountIds": None}, "InvalidParam.TrustedAccountIds"),
+    ],
+)
+def test_null_is_not_an_omitted_field(alice, path, params, body, code):
+    Role.objects.create(account=alice.account, name="taken", description="kept")
+    response = call(alice, "PATCH", path, params=params, body=body)
+    assert (response.status_code, response.json()["code"]) == (400, code), response.content
+    assert Role.objects.get(name="taken").description == "kept"
+
+
 def test_a_role_and_its_policy_are_deleted_in_order(alice):
     call(alice, "POST", "/ram/policy", body={"policyName": "ReadEcs", "policyDocument": READ_ECS})
     call(alice, "POST", "/ram/role", body={"roleName": "ops", "trustedAccountIds": [], "policyNames": ["ReadEcs"]})
